@@ -72,7 +72,7 @@ export function createError<A extends unknown[] = string[]>(
       const last = args.at(-1);
       const placeholders = (template.match(/%s/g) ?? []).length;
       const options: MosaicErrorOptions =
-        args.length > placeholders && typeof last === 'object' && last !== null ? args.pop() : {};
+        args.length > placeholders && typeof last === 'object' && last !== null ? (args.pop() as MosaicErrorOptions) : {};
       let i = 0;
       const message = template.replace(/%s/g, () => String(args[i++]));
       super(code, message, statusCode, { ...options, remediation: options.remediation ?? remediation });
