@@ -15,7 +15,7 @@ export default defineConfig({
       provider: 'v8',
       include: ['packages/federation-core/src/**/*.ts'],
       exclude: ['**/*.test.ts', '**/test-support/**', '**/bench/**'],
-      reporter: ['text-summary', 'text'],
+      reporter: ['text-summary'],
       thresholds: {
         'packages/federation-core/src/**': { lines: 90 },
       },

@@ -245,7 +245,7 @@ export class AdminClient {
         if (res.body === null) throw new GatewayUnreachableError(this.baseUrl, 'empty event stream');
         options.onConnect?.();
         const decoder = new TextDecoder();
-        for await (const chunk of res.body) {
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
           for (const event of parser.push(decoder.decode(chunk, { stream: true }))) {
             if (event.retry !== null) delay = event.retry;
             if (event.id !== null) lastEventId = event.id;

@@ -1,0 +1,157 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import { EnrollmentUrlInvalidError, PeerResponseInvalidError, PinMismatchError, FederationRequestError } from './errors.js';
+import { FEDERATION_PREFIX, mapNetworkError, serverNameFor } from './federation-client.js';
+import { decodeMosaicIdentity, parseCsr, parsePin, pinsEqual, spkiPin, spkiPinFromSpki, verifyClientCertificate } from '../pki/index.js';
+import { ENROLL_PATH, enrollResponseSchema, errorEnvelopeSchema, splitEnrollmentUrl, type EnrollmentUrlParts, type EnrollResponse } from '../protocol/index.js';
+
+/**
+ * Parse `https://<host>[:port][/prefix]/api/federation/v1/enroll/<token>`. Errors say what is
+ * wrong with the URL without repeating it (it carries the token).
+ */
+export function parseEnrollmentUrl(input: string): EnrollmentUrlParts {
+  const parts = splitEnrollmentUrl(input);
+  if (parts !== null) return parts;
+  let url: URL;
+  try {
+    url = new URL(input.trim());
+  } catch {
+    throw new EnrollmentUrlInvalidError('it does not parse as a URL');
+  }
+  if (url.protocol !== 'https:') throw new EnrollmentUrlInvalidError(`it must start with https:// (got ${url.protocol}//)`);
+  if (url.username || url.password) throw new EnrollmentUrlInvalidError('it must not carry a user name or password');
+  if (url.search || url.hash) throw new EnrollmentUrlInvalidError('it must not have a query string or fragment');
+  if (!url.pathname.includes(ENROLL_PATH)) throw new EnrollmentUrlInvalidError(`the path must end in ${ENROLL_PATH}<token>`);
+  throw new EnrollmentUrlInvalidError('the token at its end is malformed (16–128 characters of A–Z a–z 0–9 _ -); was it cut when copied?');
+}
+
+export interface PeerCaPreview {
+  /** The CA certificate the server presents at `/ca` (not yet trusted). */
+  caPem: string;
+  /** Its SPKI pin, `sha256:<hex>`. */
+  caPin: string;
+  /** The host the enrollment URL names: what the server certificate must match. */
+  serverName: string;
+}
+
+export interface EnrollOptions {
+  timeoutMs?: number;
+  /** Offer HTTP/2 (default false). */
+  allowH2?: boolean;
+}
+
+/**
+ * Fetch the CA a serving gateway presents, for a person to compare its pin with the one
+ * they were given. The download itself is not trusted — only the pin comparison makes it so —
+ * and the token is not sent.
+ */
+export async function previewPeerCa(enrollmentUrl: string, options: EnrollOptions = {}): Promise<PeerCaPreview> {
+  const url = parseEnrollmentUrl(enrollmentUrl);
+  const agent = new Agent({
+    connect: { rejectUnauthorized: false, minVersion: 'TLSv1.3', maxCachedSessions: 0, timeout: options.timeoutMs ?? 10_000, servername: serverNameFor(new URL(url.baseUrl)) },
+    maxResponseSize: 64 * 1024,
+  });
+  try {
+    let res: Dispatcher.ResponseData;
+    let text: string;
+    try {
+      res = await request(new URL(`${url.baseUrl}${FEDERATION_PREFIX}/ca`), { method: 'GET', dispatcher: agent, headersTimeout: options.timeoutMs ?? 10_000 });
+      text = await res.body.text();
+    } catch (err) {
+      throw mapNetworkError(url.host, err);
+    }
+    if (res.statusCode !== 200) throw new PeerResponseInvalidError(url.host, `GET /ca answered HTTP ${res.statusCode}`);
+    let caPin: string;
+    try {
+      caPin = spkiPin(text);
+    } catch (err) {
+      throw new PeerResponseInvalidError(url.host, '/ca did not return a certificate', { cause: err });
+    }
+    return { caPem: text, caPin, serverName: url.hostname };
+  } finally {
+    await agent.close();
+  }
+}
+
+export interface EnrollResult extends EnrollResponse {
+  /** The pinned CA, verified: store it as the peer's only trust anchor. */
+  caPem: string;
+  caPin: string;
+}
+
+/**
+ * Redeem an enrollment token with a pinned CA. The CA the server presents is compared with
+ * `caPin` first (mismatch: nothing is sent); the token then goes only over a TLS connection
+ * that trusts that CA alone and checks the host name, so a man in the middle relaying the
+ * real `/ca` never sees it. The answer is checked: the certificate chains to the pinned CA,
+ * is a client certificate, and its two Mosaic extensions match the grant the server names.
+ */
+export async function enrollWithPin(enrollmentUrl: string, caPin: string, csrPem: string, options: EnrollOptions = {}): Promise<EnrollResult> {
+  const url = parseEnrollmentUrl(enrollmentUrl);
+  const expectedPin = parsePin(caPin);
+  const preview = await previewPeerCa(enrollmentUrl, options);
+  if (!pinsEqual(preview.caPin, expectedPin)) throw new PinMismatchError(url.host, preview.caPin);
+
+  const agent = new Agent({
+    connect: {
+      ca: preview.caPem,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+      maxCachedSessions: 0,
+      servername: serverNameFor(new URL(url.baseUrl)),
+      timeout: options.timeoutMs ?? 10_000,
+    },
+    allowH2: options.allowH2 ?? false,
+    maxResponseSize: 256 * 1024,
+  });
+  let res: Dispatcher.ResponseData;
+  let text: string;
+  try {
+    try {
+      res = await request(new URL(`${url.baseUrl}${ENROLL_PATH}${url.token}`), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ csrPem }),
+        dispatcher: agent,
+        headersTimeout: options.timeoutMs ?? 10_000,
+      });
+      text = await res.body.text();
+    } catch (err) {
+      throw mapNetworkError(url.host, err);
+    }
+  } finally {
+    await agent.close();
+  }
+  const requestId = typeof res.headers['x-request-id'] === 'string' ? res.headers['x-request-id'] : null;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new PeerResponseInvalidError(url.host, `the enrollment answer (HTTP ${res.statusCode}) is not JSON`);
+  }
+  if (res.statusCode !== 200) {
+    const envelope = errorEnvelopeSchema.safeParse(json);
+    if (envelope.success) throw new FederationRequestError(url.host, res.statusCode, envelope.data.error.code, envelope.data.error.message, requestId);
+    throw new FederationRequestError(url.host, res.statusCode, 'ENROLLMENT_FAILED', `enrollment answered HTTP ${res.statusCode}`, requestId);
+  }
+  const parsed = enrollResponseSchema.safeParse(json);
+  const csrSpkiPin = spkiPinFromSpki(parseCsr(csrPem).spki);
+  if (!parsed.success) throw new PeerResponseInvalidError(url.host, 'the enrollment answer does not fit the protocol');
+  const answer = parsed.data;
+  if (!pinsEqual(spkiPin(answer.caCertPem), expectedPin)) throw new PeerResponseInvalidError(url.host, 'the enrollment answer names a different CA than the pinned one');
+  try {
+    verifyClientCertificate(answer.certPem, preview.caPem, { purpose: 'client' });
+  } catch (err) {
+    throw new PeerResponseInvalidError(url.host, 'the issued certificate does not verify against the pinned CA as a client certificate', { cause: err });
+  }
+  if (!pinsEqual(spkiPin(answer.certPem), csrSpkiPin)) throw new PeerResponseInvalidError(url.host, 'the issued certificate is not for the key we sent');
+  let identity: { grantId: string; subjectUserId: string };
+  try {
+    identity = decodeMosaicIdentity(answer.certPem);
+  } catch (err) {
+    throw new PeerResponseInvalidError(url.host, 'the issued certificate lacks valid Mosaic extensions', { cause: err });
+  }
+  if (identity.grantId !== answer.grantId || identity.subjectUserId !== answer.subjectUserId) {
+    throw new PeerResponseInvalidError(url.host, 'the issued certificate names another grant or subject than the answer');
+  }
+  return { ...answer, caPem: preview.caPem, caPin: preview.caPin };
+}
