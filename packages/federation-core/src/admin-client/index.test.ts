@@ -42,6 +42,7 @@ describe('AdminClient', () => {
     expect(seen[1]).toMatchObject({ method: 'POST', url: '/api/admin/grants/6b1f/tokens', body: '{"ttlSeconds":600,"reenroll":true}' });
     // ids are one path segment each: no traversal through an id
     expect(seen[2]!.url).toBe('/api/admin/grants/6b1f%2F../explain?resource=tasks');
+    expect(() => new AdminClient({ baseUrl }).getGrant('..')).toThrow(/not a valid/);
   });
 
   it('turns an error envelope into AdminApiError with code, remediation and request id', async () => {
@@ -74,6 +75,26 @@ describe('AdminClient', () => {
     expect(err.code).toBe('GATEWAY_UNREACHABLE');
     expect(err.message).toContain('connection refused');
     expect(err.remediation).toContain('mosaic gateway start');
+  });
+
+  it('never sends a bearer token in clear text beyond loopback', () => {
+    expect(() => new AdminClient({ baseUrl: 'http://gw.example.net:8400', token: TOKEN })).toThrow(/must be reached over https/);
+    expect(new AdminClient({ baseUrl: 'http://[::1]:8400' }).baseUrl).toBe('http://[::1]:8400');
+    expect(new AdminClient({ baseUrl: 'https://gw.example.net:8400' }).baseUrl).toBe('https://gw.example.net:8400');
+  });
+
+  it('does not follow a redirect (a body holding an enrollment URL must not travel elsewhere)', async () => {
+    let other = 0;
+    const baseUrl = await serve((req, res) => {
+      if (req.url === '/elsewhere') {
+        other++;
+        return json(res, 200, {});
+      }
+      res.writeHead(307, { location: '/elsewhere' });
+      res.end();
+    });
+    await expect(new AdminClient({ baseUrl, token: TOKEN }).previewPeer('https://x/api/federation/v1/enroll/secret')).rejects.toMatchObject({ code: 'GATEWAY_UNREACHABLE' });
+    expect(other).toBe(0);
   });
 
   it('refuses a base URL that is not http(s)', () => {

@@ -127,6 +127,12 @@ export class AdminClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new MosaicError('GATEWAY_URL_INVALID', `the admin API URL must be http(s): ${options.baseUrl}`, 400, { remediation: 'e.g. --gateway http://127.0.0.1:8400' });
     }
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      // A bearer token in clear text over a network is a leaked token.
+      throw new MosaicError('GATEWAY_URL_INVALID', `the admin API at ${url.host} must be reached over https (plain http only on loopback)`, 400, {
+        remediation: 'use https://, or an SSH tunnel to 127.0.0.1:8400',
+      });
+    }
     this.baseUrl = url.origin;
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 15_000;
@@ -236,7 +242,7 @@ export class AdminClient {
         if (lastEventId !== null) headers['last-event-id'] = lastEventId;
         let res: Response;
         try {
-          res = await this.fetchImpl(this.baseUrl + '/api/admin/audit/stream', { headers, signal: options.signal ?? null });
+          res = await this.fetchImpl(this.baseUrl + '/api/admin/audit/stream', { headers, signal: options.signal ?? null, redirect: 'error' });
         } catch (err) {
           if (options.signal?.aborted) return;
           throw new GatewayUnreachableError(this.baseUrl, describeFetchError(err), err);
@@ -281,7 +287,8 @@ export class AdminClient {
     }
     let res: Response;
     try {
-      res = await this.fetchImpl(url, { method, headers, body: payload ?? null, signal: AbortSignal.timeout(this.timeoutMs) });
+      // redirect: 'error' — a redirect could carry the body (an enrollment URL holds a token) elsewhere.
+      res = await this.fetchImpl(url, { method, headers, body: payload ?? null, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
     } catch (err) {
       throw new GatewayUnreachableError(this.baseUrl, describeFetchError(err), err);
     }
@@ -325,7 +332,13 @@ export class AdminClient {
 }
 
 function seg(value: string): string {
+  if (value === '.' || value === '..' || value === '') throw new MosaicError('ARGUMENT_INVALID', `"${value}" is not a valid name or id`, 400);
   return encodeURIComponent(value);
+}
+
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
 function describeFetchError(err: unknown): string {

@@ -130,6 +130,23 @@ describe('enrollWithPin', () => {
     await expect(enrollWithPin(url, spkiPin(ca.certPem), csrPem)).rejects.toMatchObject({ code: 'PEER_RESPONSE_INVALID', message: expect.stringMatching(message) as unknown });
   });
 
+  it('refuses a /ca answer that differs from the CA the pinned connection returns, even with the same key', async () => {
+    // Someone on the unverified /ca fetch alone swaps in a certificate with the real key but
+    // other contents: the pin matches, the token goes only to the real server, and the forged
+    // anchor is still refused.
+    const forged = await makeTestCa({ commonName: 'work CA', keys: ca.keys, validityYears: 30 });
+    expect(forged.certPem).not.toBe(ca.certPem);
+    expect(spkiPin(forged.certPem)).toBe(spkiPin(ca.certPem));
+    const { url } = await startGateway(issueHonestly, ca, forged.certPem);
+    await expect(enrollWithPin(url, spkiPin(ca.certPem), csrPem)).rejects.toMatchObject({ code: 'PEER_RESPONSE_INVALID', message: expect.stringMatching(/different CA/) as unknown });
+  });
+
+  it('checks its own CSR before anything is sent', async () => {
+    const { seen, url } = await startGateway(issueHonestly);
+    await expect(enrollWithPin(url, spkiPin(ca.certPem), '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n')).rejects.toMatchObject({ code: 'CSR_INVALID' });
+    expect(seen).toEqual([]);
+  });
+
   it('previewPeerCa shows the pin of the CA the server presents, without sending the token', async () => {
     const { seen, url } = await startGateway(issueHonestly);
     const preview = await previewPeerCa(url);

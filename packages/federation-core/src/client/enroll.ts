@@ -1,6 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
 import { EnrollmentUrlInvalidError, PeerResponseInvalidError, PinMismatchError, FederationRequestError } from './errors.js';
-import { FEDERATION_PREFIX, mapNetworkError, serverNameFor } from './federation-client.js';
+import { FEDERATION_PREFIX, mapNetworkError, printable, serverNameFor, strictServerIdentity } from './federation-client.js';
+import { parseRequestId } from '../protocol/identifiers.js';
 import { decodeMosaicIdentity, parseCsr, parsePin, pinsEqual, spkiPin, spkiPinFromSpki, verifyClientCertificate } from '../pki/index.js';
 import { ENROLL_PATH, enrollResponseSchema, errorEnvelopeSchema, splitEnrollmentUrl, type EnrollmentUrlParts, type EnrollResponse } from '../protocol/index.js';
 
@@ -54,7 +56,7 @@ export async function previewPeerCa(enrollmentUrl: string, options: EnrollOption
     let res: Dispatcher.ResponseData;
     let text: string;
     try {
-      res = await request(new URL(`${url.baseUrl}${FEDERATION_PREFIX}/ca`), { method: 'GET', dispatcher: agent, headersTimeout: options.timeoutMs ?? 10_000 });
+      res = await request(new URL(`${url.baseUrl}${FEDERATION_PREFIX}/ca`), { method: 'GET', dispatcher: agent, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
       text = await res.body.text();
     } catch (err) {
       throw mapNetworkError(url.host, err);
@@ -88,6 +90,8 @@ export interface EnrollResult extends EnrollResponse {
 export async function enrollWithPin(enrollmentUrl: string, caPin: string, csrPem: string, options: EnrollOptions = {}): Promise<EnrollResult> {
   const url = parseEnrollmentUrl(enrollmentUrl);
   const expectedPin = parsePin(caPin);
+  // Our own CSR is checked before anything is sent: a bad one must not spend the token.
+  const csrSpkiPin = spkiPinFromSpki(parseCsr(csrPem).spki);
   const preview = await previewPeerCa(enrollmentUrl, options);
   if (!pinsEqual(preview.caPin, expectedPin)) throw new PinMismatchError(url.host, preview.caPin);
 
@@ -95,6 +99,7 @@ export async function enrollWithPin(enrollmentUrl: string, caPin: string, csrPem
     connect: {
       ca: preview.caPem,
       rejectUnauthorized: true,
+      checkServerIdentity: strictServerIdentity,
       minVersion: 'TLSv1.3',
       maxCachedSessions: 0,
       servername: serverNameFor(new URL(url.baseUrl)),
@@ -112,7 +117,7 @@ export async function enrollWithPin(enrollmentUrl: string, caPin: string, csrPem
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify({ csrPem }),
         dispatcher: agent,
-        headersTimeout: options.timeoutMs ?? 10_000,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });
       text = await res.body.text();
     } catch (err) {
@@ -121,7 +126,7 @@ export async function enrollWithPin(enrollmentUrl: string, caPin: string, csrPem
   } finally {
     await agent.close();
   }
-  const requestId = typeof res.headers['x-request-id'] === 'string' ? res.headers['x-request-id'] : null;
+  const requestId = parseRequestId(res.headers['x-request-id']);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -130,16 +135,22 @@ export async function enrollWithPin(enrollmentUrl: string, caPin: string, csrPem
   }
   if (res.statusCode !== 200) {
     const envelope = errorEnvelopeSchema.safeParse(json);
-    if (envelope.success) throw new FederationRequestError(url.host, res.statusCode, envelope.data.error.code, envelope.data.error.message, requestId);
+    if (envelope.success && /^[A-Z][A-Z0-9_]{1,63}$/.test(envelope.data.error.code)) {
+      throw new FederationRequestError(url.host, res.statusCode, envelope.data.error.code, printable(envelope.data.error.message), requestId);
+    }
     throw new FederationRequestError(url.host, res.statusCode, 'ENROLLMENT_FAILED', `enrollment answered HTTP ${res.statusCode}`, requestId);
   }
   const parsed = enrollResponseSchema.safeParse(json);
-  const csrSpkiPin = spkiPinFromSpki(parseCsr(csrPem).spki);
   if (!parsed.success) throw new PeerResponseInvalidError(url.host, 'the enrollment answer does not fit the protocol');
   const answer = parsed.data;
-  if (!pinsEqual(spkiPin(answer.caCertPem), expectedPin)) throw new PeerResponseInvalidError(url.host, 'the enrollment answer names a different CA than the pinned one');
+  // The CA certificate we keep as the peer's trust anchor is the one received over the pinned
+  // connection, and it must be byte-for-byte the one whose pin was checked: the preview came
+  // over an unverified connection, and a pin covers only the key, not the rest of the cert.
+  if (!sameCertificate(answer.caCertPem, preview.caPem) || !pinsEqual(spkiPin(answer.caCertPem), expectedPin)) {
+    throw new PeerResponseInvalidError(url.host, 'the enrollment answer names a different CA than the pinned one');
+  }
   try {
-    verifyClientCertificate(answer.certPem, preview.caPem, { purpose: 'client' });
+    verifyClientCertificate(answer.certPem, answer.caCertPem, { purpose: 'client' });
   } catch (err) {
     throw new PeerResponseInvalidError(url.host, 'the issued certificate does not verify against the pinned CA as a client certificate', { cause: err });
   }
@@ -153,5 +164,13 @@ export async function enrollWithPin(enrollmentUrl: string, caPin: string, csrPem
   if (identity.grantId !== answer.grantId || identity.subjectUserId !== answer.subjectUserId) {
     throw new PeerResponseInvalidError(url.host, 'the issued certificate names another grant or subject than the answer');
   }
-  return { ...answer, caPem: preview.caPem, caPin: preview.caPin };
+  return { ...answer, caPem: answer.caCertPem, caPin: preview.caPin };
+}
+
+function sameCertificate(a: string, b: string): boolean {
+  try {
+    return new X509Certificate(a).raw.equals(new X509Certificate(b).raw);
+  } catch {
+    return false;
+  }
 }

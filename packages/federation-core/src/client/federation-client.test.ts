@@ -9,6 +9,7 @@ import { makeClientCert, makeServerCert, makeTestCa, randomGrantId, type TestCli
 import { FederationClient } from './federation-client.js';
 import { FederationRequestError } from './errors.js';
 import { CircuitOpenError } from './breaker.js';
+import { ResponseCache } from './cache.js';
 
 type Ca = Awaited<ReturnType<typeof makeTestCa>>;
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string, socket: TLSSocket) => void;
@@ -253,6 +254,53 @@ describe('FederationClient over real mTLS', () => {
     await expect(inFlight).resolves.toMatchObject({ status: 200 });
     await swapped;
     expect(stats.serials).toEqual([client1, client1, client2].map((c) => BigInt(`0x${c.serialHex}`).toString(16)));
+  });
+
+  it('puts one deadline on the whole exchange: a peer dripping its answer is cut off and counted as a failure', async () => {
+    const { port } = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const timer = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    const client = makeClient(port, { timeoutMs: 400 });
+    const started = Date.now();
+    await expect(client.capabilities()).rejects.toMatchObject({ code: 'PEER_UNREACHABLE', message: expect.stringContaining('timed out') as unknown });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(client.breaker!.consecutiveFailures).toBe(1);
+  });
+
+  it("shows a peer's error text only as printable text, and ignores a malformed request id", async () => {
+    const { port } = await startServer((_req, res) =>
+      send(res, 403, { error: { code: 'GRANT_REVOKED', message: '\u001b]8;;https://evil.example/\u0007click\u001b[2J\nfake line\u202e', requestId: 'x' } }, { 'x-request-id': 'abc def!<>' }),
+    );
+    const err = (await makeClient(port).capabilities().catch((e: unknown) => e)) as FederationRequestError;
+    expect([...err.message].some((c) => c.charCodeAt(0) < 0x20 || c === '\u202e')).toBe(false);
+    expect(err.message).toContain('click');
+    expect(err.requestId).toBeNull();
+  });
+
+  it('refuses a server certificate from the pinned CA that is not a TLS server certificate', async () => {
+    // a peer's client certificate (EKU clientAuth, a SAN-less CN) presented as the server
+    const { port } = await startServer(standardHandler, { cert: { certPem: client1.certPem, keyPem: client1.keyPem } });
+    await expect(makeClient(port).capabilities()).rejects.toMatchObject({ code: 'PEER_TLS_INVALID' });
+  });
+
+  it("never serves one peer's cached answer to another peer claiming the same grant id", async () => {
+    const { stats, port } = await startServer(standardHandler);
+    const shared = new ResponseCache();
+    const a = makeClient(port, { peerName: 'work', cache: shared });
+    const b = makeClient(port, { peerName: 'impostor', cache: shared });
+    await a.list('tasks');
+    expect((await b.list('tasks')).cached).toBe(false);
+    expect(stats.requests.filter((r) => r.includes('/list/'))).toHaveLength(2);
+  });
+
+  it('refuses . and .. as ids rather than letting URL parsing turn them into another path', async () => {
+    const { stats, port } = await startServer(standardHandler);
+    await expect(makeClient(port).get('tasks', '..')).rejects.toThrow(/cannot be used/);
+    await expect(makeClient(port).get('tasks', '.')).rejects.toThrow(/cannot be used/);
+    expect((await makeClient(port).get('tasks', 't/1')).body.item.id).toBe('t/1');
+    expect(stats.requests).toEqual(['POST /api/federation/v1/get/tasks/t%2F1']);
   });
 
   it('refuses a non-https endpoint and fails closed after close()', async () => {

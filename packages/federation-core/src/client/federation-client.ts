@@ -1,3 +1,4 @@
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { CircuitBreaker, type CircuitBreakerOptions } from './breaker.js';
 import { ResponseCache } from './cache.js';
@@ -23,6 +24,7 @@ import {
   type SearchResponse,
 } from '../protocol/index.js';
 import type { ZodType } from 'zod';
+import { parseRequestId } from '../protocol/identifiers.js';
 
 /** Path prefix of every federation route. */
 export const FEDERATION_PREFIX = '/api/federation/v1';
@@ -87,6 +89,16 @@ const TLS_ERROR_CODES = new Set([
   'CERT_UNTRUSTED',
   'CERT_REJECTED',
   'INVALID_CA',
+  'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH',
+  'CERT_CHAIN_TOO_LONG',
+  'PATH_LENGTH_EXCEEDED',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERR_TLS_CERT_ALTNAME_FORMAT',
+  'MOSAIC_SERVER_CERT_INVALID',
 ]);
 
 /**
@@ -105,6 +117,12 @@ export class FederationClient {
   readonly breaker: CircuitBreaker | null;
   readonly cache: ResponseCache | null;
   private readonly options: FederationClientOptions;
+  /**
+   * What cache entries are keyed and flushed by: the grant id is chosen by the serving side,
+   * so it is qualified with our own name for the peer — a shared cache can never serve one
+   * peer's answer to another that claims the same grant id.
+   */
+  private readonly cacheScope: string;
   private agent: Agent;
   private closed = false;
 
@@ -116,6 +134,7 @@ export class FederationClient {
     this.breaker =
       options.breaker === false ? null : options.breaker instanceof CircuitBreaker ? options.breaker : new CircuitBreaker(options.peerName, options.breaker);
     this.cache = options.cache === false ? null : (options.cache ?? new ResponseCache());
+    this.cacheScope = JSON.stringify([options.peerName, options.grantId]);
     this.agent = this.makeAgent(options);
   }
 
@@ -129,13 +148,13 @@ export class FederationClient {
     const body: Record<string, unknown> = {};
     if (options.limit !== undefined) body.limit = options.limit;
     if (options.cursor !== undefined) body.cursor = options.cursor;
-    return this.cached('list', resource, body, () => this.call('POST', `/list/${encodeURIComponent(resource)}`, body, listResponseSchema));
+    return this.cached('list', resource, body, () => this.call('POST', `/list/${pathSegment(resource)}`, body, listResponseSchema));
   }
 
   /** Get one row by id. Cached for the cache's TTL. */
   get(resource: string, id: string): Promise<VerbResult<GetResponse>> {
     return this.cached('get', resource, { id }, () =>
-      this.call('POST', `/get/${encodeURIComponent(resource)}/${encodeURIComponent(id)}`, {}, getResponseSchema),
+      this.call('POST', `/get/${pathSegment(resource)}/${pathSegment(id)}`, {}, getResponseSchema),
     );
   }
 
@@ -143,7 +162,7 @@ export class FederationClient {
   search(resource: string, query: string, options: { limit?: number } = {}): Promise<VerbResult<SearchResponse>> {
     const body: Record<string, unknown> = { query };
     if (options.limit !== undefined) body.limit = options.limit;
-    return this.call('POST', `/search/${encodeURIComponent(resource)}`, body, searchResponseSchema);
+    return this.call('POST', `/search/${pathSegment(resource)}`, body, searchResponseSchema);
   }
 
   /** Ask for a new certificate for the same grant (only accepted while renewal is due). */
@@ -160,7 +179,7 @@ export class FederationClient {
     const old = this.agent;
     this.agent = this.makeAgent({ ...this.options, ...credentials });
     Object.assign(this.options, credentials);
-    this.cache?.flushGrant(this.grantId);
+    this.cache?.flushGrant(this.cacheScope);
     await old.close();
   }
 
@@ -179,6 +198,7 @@ export class FederationClient {
         key: options.keyPem,
         servername: options.servername ?? serverNameFor(this.endpoint),
         rejectUnauthorized: true,
+        checkServerIdentity: strictServerIdentity,
         minVersion: 'TLSv1.3',
         // A resumed session carries the certificate it was made with; resumption is off on
         // the serving side as well, but we never offer one.
@@ -194,7 +214,7 @@ export class FederationClient {
   }
 
   private async cached<T>(verb: 'list' | 'get', resource: string, params: Record<string, unknown>, fetch: () => Promise<VerbResult<T>>): Promise<VerbResult<T>> {
-    const key = { grantId: this.grantId, verb, resource, queryHash: canonicalJson(params) };
+    const key = { grantId: this.cacheScope, verb, resource, queryHash: canonicalJson(params) };
     const hit = this.cache?.get<VerbResult<T>>(key);
     if (hit !== undefined) return { ...hit, cached: true, latencyMs: 0 };
     const result = await fetch();
@@ -222,13 +242,16 @@ export class FederationClient {
     let res: Dispatcher.ResponseData;
     let text: string;
     try {
-      res = await request(new URL(FEDERATION_PREFIX + path, this.endpoint), { method, headers, body: payload, dispatcher: this.agent });
+      // One deadline over the whole exchange: undici's own timeouts are per chunk, and a peer
+      // dripping one byte at a time would otherwise hold the call (and the breaker) open.
+      const signal = AbortSignal.timeout(this.options.timeoutMs ?? 10_000);
+      res = await request(new URL(FEDERATION_PREFIX + path, this.endpoint), { method, headers, body: payload, dispatcher: this.agent, signal });
       text = await res.body.text();
     } catch (err) {
       throw this.mapNetworkError(err);
     }
     const latencyMs = performance.now() - started;
-    const requestId = headerString(res.headers['x-request-id']);
+    const requestId = parseRequestId(headerString(res.headers['x-request-id']));
     if (res.statusCode < 200 || res.statusCode >= 300) throw this.mapErrorAnswer(res, text, requestId);
     let json: unknown;
     try {
@@ -250,14 +273,15 @@ export class FederationClient {
     try {
       const envelope = errorEnvelopeSchema.safeParse(JSON.parse(text));
       if (envelope.success) {
-        code = envelope.data.error.code;
-        message = envelope.data.error.message;
+        // The peer's words: an UPPER_SNAKE code is kept, the message is cut to printable text.
+        if (/^[A-Z][A-Z0-9_]{1,63}$/.test(envelope.data.error.code)) code = envelope.data.error.code;
+        message = printable(envelope.data.error.message);
       }
     } catch {
       // not JSON: keep the status-derived code; the body is never echoed
     }
     const retryAfter = Number.parseInt(headerString(res.headers['retry-after']) ?? '', 10);
-    if (res.statusCode === 403 && (code === 'GRANT_REVOKED' || code === 'GRANT_EXPIRED')) this.cache?.flushGrant(this.grantId);
+    if (res.statusCode === 403 && (code === 'GRANT_REVOKED' || code === 'GRANT_EXPIRED')) this.cache?.flushGrant(this.cacheScope);
     return new FederationRequestError(this.peerName, res.statusCode, code, message, requestId, Number.isFinite(retryAfter) ? retryAfter : null);
   }
 
@@ -275,7 +299,12 @@ export function mapNetworkError(peer: string, err: unknown): Error {
   }
   if (err instanceof undiciErrors.SocketError && /other side closed/i.test(err.message)) return new PeerRefusedCertificateError(peer, { cause: err });
   if (typeof code === 'string' && /ECONNRESET/.test(code)) return new PeerRefusedCertificateError(peer, { cause: err });
-  if (err instanceof undiciErrors.ConnectTimeoutError || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+  if (
+    err instanceof undiciErrors.ConnectTimeoutError ||
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    (err instanceof Error && (err.name === 'TimeoutError' || (err.name === 'AbortError' && (err.cause as Error | undefined)?.name === 'TimeoutError')))
+  ) {
     return new PeerUnreachableError(peer, 'timed out', { cause: err });
   }
   if (typeof code === 'string' && code === 'ECONNREFUSED') return new PeerUnreachableError(peer, 'connection refused (is the gateway running?)', { cause: err });
@@ -294,10 +323,39 @@ function parseEndpoint(endpoint: string): URL {
   return new URL(url.origin);
 }
 
+/**
+ * Server identity as a PKI reviewer expects it: the name must be in a subjectAltName (no
+ * fallback to the subject CN), the certificate must be for TLS servers (EKU serverAuth) and
+ * must not be a CA. OpenSSL has already verified the chain against the pinned CA.
+ */
+export function strictServerIdentity(host: string, cert: PeerCertificate): Error | undefined {
+  const fail = (why: string) => Object.assign(new Error(`server certificate refused: ${why}`), { code: 'MOSAIC_SERVER_CERT_INVALID' });
+  if (!cert.subjectaltname) return fail('it has no subjectAltName');
+  const eku = (cert as PeerCertificate & { ext_key_usage?: string[] }).ext_key_usage;
+  if (!eku?.includes('1.3.6.1.5.5.7.3.1')) return fail('it is not a TLS server certificate (no EKU serverAuth)');
+  if ((cert as PeerCertificate & { ca?: boolean }).ca === true) return fail('it is a CA certificate');
+  return checkServerIdentity(host, cert);
+}
+
 /** SNI name for a URL: the host name, or undefined for an IP literal (SNI carries names only). */
 export function serverNameFor(url: URL): string | undefined {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   return /^[\d.]+$/.test(host) || host.includes(':') ? undefined : host;
+}
+
+/** Peer-supplied text made safe to show: no control, bidi or separator characters, bounded. */
+export function printable(text: string, max = 300): string {
+  const clean = text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, ' ').replace(/\s+/g, ' ').trim();
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+/**
+ * One path segment, percent-encoded. `.` and `..` are refused: URL parsing resolves them (even
+ * as `%2E%2E`) into another path, so they cannot name a row.
+ */
+function pathSegment(value: string): string {
+  if (value === '.' || value === '..' || value === '') throw new TypeError(`"${value}" cannot be used as a resource or id in a request path`);
+  return encodeURIComponent(value);
 }
 
 function headerString(value: string | string[] | undefined): string | null {

@@ -156,7 +156,7 @@ describe('limit change (a grant edit)', () => {
     ['raise on an idle (full) bucket: full under the new limit', 60, 0, 600, 600],
     ['raise after 10 requests', 60, 10, 600, 590],
     ['lower after 10 requests: 50 left', 600, 10, 60, 50],
-    ['lower after 590 requests: nothing left', 600, 590, 60, 0],
+    ['lower after 590 requests: a debt of 530', 600, 590, 60, -530],
     ['lower on a full bucket: full under the new limit', 600, 0, 60, 60],
     ['same limit: nothing changes', 60, 25, 60, 35],
   ];
@@ -169,9 +169,24 @@ describe('limit change (a grant edit)', () => {
     expect(bucket.limitPerMinute).toBe(to);
     expect(bucket.available()).toBe(after);
     expect(bucket.toJSON()).toEqual({ tokens: after, updatedAt: clock.t, limit: to });
-    // The new rate applies from the edit on: a full refill period later the bucket is full at the new capacity.
+    // The new rate applies from the edit on: a refill period later it has refilled `to` tokens (capped at the new capacity).
     clock.advance(REFILL_PERIOD_MS);
-    expect(bucket.available()).toBe(to);
+    expect(bucket.available()).toBe(Math.min(to, after + to));
+  });
+
+  it('alternating limits (replicas briefly disagreeing, or lower-then-raise) mints no tokens', () => {
+    const clock = new FakeClock();
+    let state = takeTokens(undefined, 600, clock.t, 600).state; // a burst of 600 at 600/min
+    let extra = 0;
+    for (let round = 0; round < 10; round++) {
+      for (const limit of [60, 600]) {
+        const step = takeTokens(state, limit, clock.t);
+        state = step.state;
+        if (step.result.allowed) extra++;
+      }
+    }
+    expect(extra).toBe(0);
+    expect(advanceBucket(state, 600, clock.t).tokens).toBe(0);
   });
 
   it('applies through the pure function too: the limit passed with the request wins, rate included', () => {
@@ -222,7 +237,7 @@ describe('state', () => {
     ['null', null],
     ['a string', '{"tokens":1}'],
     ['tokens above the limit', { tokens: 61, updatedAt: 0, limit: 60 }],
-    ['negative tokens', { tokens: -1, updatedAt: 0, limit: 60 }],
+    ['a debt beyond any limit', { tokens: -1e9 - 1, updatedAt: 0, limit: 60 }],
     ['NaN tokens', { tokens: Number.NaN, updatedAt: 0, limit: 60 }],
     ['tokens as a string', { tokens: '5', updatedAt: 0, limit: 60 }],
     ['missing updatedAt', { tokens: 5, limit: 60 }],

@@ -14,9 +14,13 @@
  * - Limit change (a grant edit, e.g. 60/min → 600/min) applies on the next request, without
  *   restart and without a reset: the tokens already spent and not yet refilled stay spent.
  *   Raising 60 → 600 right after a burst of 60 leaves 540; lowering 600 → 60 after 10
- *   requests leaves 50, after 590 leaves 0. A full bucket stays full; time before the change
+ *   requests leaves 50; after 590 it leaves a debt of 530 (tokens = -530), repaid at the new
+ *   rate before the next request passes. A full bucket stays full; time before the change
  *   refills at the old rate. Neither direction hands out a fresh full bucket (that would let
  *   an edit reset a burst), and a raise is felt at once, not after a minute.
+ *   The rebase is exact and reversible (the debt is never clamped away): two replicas that
+ *   briefly disagree on the limit, or a lower-then-raise edit, cannot mint tokens by
+ *   alternating — the tokens spent stay spent whatever the limit in between.
  * - Clock: time never runs backwards for a bucket. A reading up to one refill period behind
  *   `updatedAt` (replica skew) refills nothing and keeps `updatedAt`; a reading more than a
  *   period behind (the clock was stepped back) re-anchors `updatedAt` to it, so a stepped
@@ -28,14 +32,14 @@
  *
  *   if no state:   T, u, L0 = L, t, L
  *   if t < u - P:  u = t
- *   elapsed = min(max(t - u, 0), P)
+ *   elapsed = min(max(t - u, 0), max(P, (L0 - T) * P / L0))   -- P, or longer to repay a debt
  *   T = min(L0, T + elapsed * L0 / P)          -- (elapsed * L0) / P
  *   u = max(u, t)
- *   if L ≠ L0:     T = max(0, T + L - L0)      -- (T + L) - L0
+ *   if L ≠ L0:     T = T + L - L0              -- (T + L) - L0; may go below 0 (a debt)
  *   allowed = T ≥ n;  if allowed: T = T - n
  *   remaining = floor(T)
  *   retryAfterSeconds = allowed ? 0 : max(1, ceil(((u - t) + (n - T) * P / L) / 1000))
- *   store T, u, L (as `tokens`, `updatedAt`, `limit`); the key may expire after (u - t) + P ms
+ *   store T, u, L (as `tokens`, `updatedAt`, `limit`); the key may expire after (u - t) + (L - T) * P / L ms
  *   (by then the bucket is full again, i.e. equivalent to absent)
  *
  * The same in Redis Lua (KEYS[1] = the grant's bucket, ARGV = L, n). Take `now` from the
@@ -49,15 +53,15 @@
  *   local T, u, L0 = tonumber(s[1]), tonumber(s[2]), tonumber(s[3])
  *   if T == nil or u == nil or L0 == nil then T, u, L0 = L, t, L end
  *   if t < u - P then u = t end
- *   local elapsed = math.min(math.max(t - u, 0), P)
+ *   local elapsed = math.min(math.max(t - u, 0), math.max(P, (L0 - T) * P / L0))
  *   T = math.min(L0, T + elapsed * L0 / P)
  *   u = math.max(u, t)
- *   if L ~= L0 then T = math.max(0, T + L - L0) end
+ *   if L ~= L0 then T = T + L - L0 end
  *   local allowed, retry = 0, 0
  *   if T >= n then T = T - n; allowed = 1
  *   else retry = math.max(1, math.ceil(((u - t) + (n - T) * P / L) / 1000)) end
  *   redis.call('HSET', KEYS[1], 'tokens', T, 'updatedAt', u, 'limit', L)
- *   redis.call('PEXPIRE', KEYS[1], (u - t) + P)
+ *   redis.call('PEXPIRE', KEYS[1], math.ceil((u - t) + (L - T) * P / L))
  *   return { allowed, math.floor(T), retry }
  *
  * Check a Lua port differentially: random sequences of (t, L, n) through it and through
@@ -77,7 +81,7 @@ export interface Clock {
 
 /** The whole state of a bucket: JSON-serialisable, three numbers, the same fields as the Redis hash. */
 export interface BucketState {
-  /** Tokens in the bucket at `updatedAt` (fractional), 0..limit. */
+  /** Tokens in the bucket at `updatedAt` (fractional), at most `limit`; below 0 after a limit was lowered (a debt). */
   tokens: number;
   /** Clock reading (ms) the tokens were computed for. */
   updatedAt: number;
@@ -110,7 +114,7 @@ function checkNow(now: number): number {
 
 /**
  * Validate a bucket state read from storage (JSON, a Redis hash): finite numbers, tokens
- * within 0..limit, a valid limit. Returns a clean copy.
+ * at most limit (and no lower than -MAX_LIMIT_PER_MINUTE), a valid limit. Returns a clean copy.
  *
  * @example
  * const state = parseBucketState(JSON.parse(stored));
@@ -122,8 +126,8 @@ export function parseBucketState(value: unknown): BucketState {
     throw new RateLimitStateInvalid('limit is not a whole number in 1..1e9');
   }
   if (typeof updatedAt !== 'number' || !Number.isFinite(updatedAt)) throw new RateLimitStateInvalid('updatedAt is not a finite number');
-  if (typeof tokens !== 'number' || !Number.isFinite(tokens) || tokens < 0 || tokens > limit) {
-    throw new RateLimitStateInvalid('tokens is not a number within 0..limit');
+  if (typeof tokens !== 'number' || !Number.isFinite(tokens) || tokens < -MAX_LIMIT_PER_MINUTE || tokens > limit) {
+    throw new RateLimitStateInvalid('tokens is not a number within -1e9..limit');
   }
   return { tokens, updatedAt, limit };
 }
@@ -142,10 +146,11 @@ export function advanceBucket(state: BucketState | undefined, limitPerMinute: nu
   let { tokens: T, updatedAt: u } = state;
   const L0 = state.limit;
   if (t < u - REFILL_PERIOD_MS) u = t;
-  const elapsed = Math.min(Math.max(t - u, 0), REFILL_PERIOD_MS);
+  const elapsed = Math.min(Math.max(t - u, 0), Math.max(REFILL_PERIOD_MS, ((L0 - T) * REFILL_PERIOD_MS) / L0));
   T = Math.min(L0, T + (elapsed * L0) / REFILL_PERIOD_MS);
   u = Math.max(u, t);
-  if (L !== L0) T = Math.max(0, T + L - L0);
+  // Never clamped: clamping a debt to 0 and re-adding on a raise would mint tokens.
+  if (L !== L0) T = T + L - L0;
   return { tokens: T, updatedAt: u, limit: L };
 }
 
@@ -169,21 +174,22 @@ export function takeTokens(
   }
   if (next.tokens >= cost) {
     next.tokens -= cost;
-    return { state: next, result: { allowed: true, remaining: Math.floor(next.tokens), retryAfterSeconds: 0 } };
+    return { state: next, result: { allowed: true, remaining: Math.max(0, Math.floor(next.tokens)), retryAfterSeconds: 0 } };
   }
   const waitMs = next.updatedAt - now + ((cost - next.tokens) * REFILL_PERIOD_MS) / next.limit;
   return {
     state: next,
-    result: { allowed: false, remaining: Math.floor(next.tokens), retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) },
+    result: { allowed: false, remaining: Math.max(0, Math.floor(next.tokens)), retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) },
   };
 }
 
 /**
- * True when a bucket has been idle for a full refill period, so it is full again and may
- * be dropped: a dropped bucket comes back full, exactly as it would have been.
+ * True when a bucket has been idle long enough to be full again (a refill period, longer when
+ * it carries a debt), so it may be dropped: a dropped bucket comes back full, exactly as it
+ * would have been.
  */
 export function isIdle(state: BucketState, now: number): boolean {
-  return now - state.updatedAt >= REFILL_PERIOD_MS;
+  return now - state.updatedAt >= Math.max(REFILL_PERIOD_MS, ((state.limit - state.tokens) * REFILL_PERIOD_MS) / state.limit);
 }
 
 /** Options of a {@link TokenBucket}. */

@@ -80,8 +80,10 @@ describe('GrantRateLimiter (SECURITY.md case 25)', () => {
     expect(limiter.take(GRANT_A, 600).retryAfterSeconds).toBe(1);
     clock.advance(100); // 600/min refills a token every 100 ms
     expect(limiter.take(GRANT_A, 600).allowed).toBe(true);
-    // Back down to 60/min: still empty, no fresh bucket handed out.
-    expect(limiter.take(GRANT_A, 60)).toEqual({ allowed: false, remaining: 0, retryAfterSeconds: 1 });
+    // Back down to 60/min: the 600 spent in this minute are a debt of 540 at the lower rate —
+    // no fresh bucket, and nothing minted by going down and up again.
+    expect(limiter.take(GRANT_A, 60)).toEqual({ allowed: false, remaining: 0, retryAfterSeconds: 541 });
+    expect(limiter.take(GRANT_A, 600).allowed).toBe(false);
   });
 
   it('refuses a bad grant id, limit, cost or sweep batch, storing nothing', () => {
