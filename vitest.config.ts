@@ -1,14 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  resolve: {
-    // Workspace packages resolve to their TypeScript sources under test, so a test never
-    // runs against a stale dist/.
-    conditions: ['mosaic-source'],
-  },
+  // Workspace packages resolve to their TypeScript sources under test (the `mosaic-source`
+  // export condition), so a test never runs against a stale dist/. They must be inlined: an
+  // externalised package would be loaded by Node itself, which cannot run the sources.
+  resolve: { conditions: ['mosaic-source'] },
+  ssr: { resolve: { conditions: ['mosaic-source'], externalConditions: ['mosaic-source'] } },
   test: {
     include: ['packages/*/src/**/*.test.{ts,tsx}'],
     testTimeout: 30_000,
+    server: { deps: { inline: [/@mosaic\//, /packages\/(federation-core|gateway-server|cli|tui)\//] } },
     hookTimeout: 60_000,
     reporters: process.env.CI ? ['default'] : ['default'],
     coverage: {

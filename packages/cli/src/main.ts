@@ -1,38 +1,77 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { adminTokenCommand } from './commands/gateway/admin-token.js';
+import { seedCommand } from './commands/gateway/seed.js';
+import { startCommand } from './commands/gateway/start.js';
+import { ExitCode, printError, toCliError } from './output.js';
 
-/** Exit codes of the contract (`mosaic help exit-codes`). */
-export const ExitCode = { ok: 0, failure: 1, usage: 2, auth: 4, cancelled: 130 } as const;
+export { ExitCode } from './output.js';
 
-export function buildProgram(version: string): Command {
+/** The `mosaic` command tree. `run` wraps every action so errors reach one handler. */
+export function buildProgram(version: string, run: (fn: () => Promise<number | void>) => void): Command {
   const program = new Command('mosaic')
     .description('Mosaic Federation: read your data on another gateway, live, over mutual TLS')
     .version(version, '--version', 'print the version and exit')
     .helpOption('-h, --help', 'show help')
+    .option('--json', 'machine output: one JSON document on stdout')
+    .option('--gateway <url>', 'admin API URL (env MOSAIC_GATEWAY_URL)')
+    .option('--token-file <path|->', 'admin token file, or - for stdin (env MOSAIC_ADMIN_TOKEN)')
+    .option('--data-dir <dir>', 'gateway data dir (env MOSAIC_DATA_DIR)')
+    .option('--profile <name>', 'a saved gateway profile')
+    .option('--no-color', 'no colour')
+    .option('--no-input', 'never prompt')
+    .option('-q, --quiet', 'less output')
+    .option('-v, --verbose', 'more detail on errors')
     .showSuggestionAfterError(true)
-    .exitOverride()
-    .action(() => program.help());
-  program.configureOutput({
-    writeErr: (s) => process.stderr.write(s),
-    writeOut: (s) => process.stdout.write(s),
-  });
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mosaic gateway start --name work
+  mosaic gateway seed seed.json --data-dir ~/.local/share/mosaic/work
+
+Exit codes: 0 ok · 1 failure · 2 usage or validation · 4 admin authentication · 130 Ctrl-C`,
+    );
+  const gateway = new Command('gateway').description('run and administer a gateway');
+  gateway.addCommand(startCommand(version, run));
+  gateway.addCommand(seedCommand(version, run));
+  gateway.addCommand(adminTokenCommand(version, run));
+  program.addCommand(gateway);
+  // Every command exits through main(): usage errors are 2, not commander's 1.
+  const configure = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+    for (const sub of cmd.commands) configure(sub);
+  };
+  configure(program);
+  void Option;
   return program;
 }
 
-/** Runs the CLI; returns the process exit code. Nothing else in the CLI calls process.exit. */
+/** Runs the CLI; returns the process exit code. Nothing else in the CLI calls process.exit (but the second Ctrl-C). */
 export async function main(argv: string[], version: string): Promise<number> {
-  const program = buildProgram(version);
+  let pending: Promise<number | void> | undefined;
+  const program = buildProgram(version, (fn) => {
+    pending = fn();
+  });
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  const json = argv.includes('--json');
   try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return ExitCode.ok;
+    }
     await program.parseAsync(argv, { from: 'user' });
-    return ExitCode.ok;
+    const code = await pending;
+    return typeof code === 'number' ? code : ExitCode.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // help and --version end with exit code 0; every other commander error is a usage error
-      // (commander's own default is 1; the contract says 2).
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-        return ExitCode.ok;
-      }
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+      if (err.code === 'commander.executeSubCommandAsync') return ExitCode.failure;
       return ExitCode.usage;
     }
-    throw err;
+    const cliError = toCliError(err);
+    printError({ json, verbose }, cliError, process.stderr.isTTY === true && !process.env.NO_COLOR);
+    return cliError.exitCode;
   }
 }

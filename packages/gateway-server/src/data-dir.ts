@@ -1,25 +1,10 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createError } from '@mosaic/federation-core';
+import { processAlive, DISCOVERY_FILE as DISCOVERY, type DiscoveryFile as Discovery } from '@mosaic/federation-core/admin-client';
 
-/** `$XDG_DATA_HOME/mosaic/<name>` (default `~/.local/share/mosaic/<name>`). */
-export function defaultDataDir(name: string, env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
-  return join(base, 'mosaic', name);
-}
+export { ADMIN_TOKEN_FILE, DISCOVERY_FILE, defaultDataDir, readDiscoveryFile, type DiscoveryFile } from '@mosaic/federation-core/admin-client';
 
-/** What a running gateway publishes at `<data dir>/gateway.json` (CONTRACT.md). */
-export interface DiscoveryFile {
-  name: string;
-  pid: number;
-  adminUrl: string;
-  federationUrl: string;
-  version: string;
-}
-
-export const DISCOVERY_FILE = 'gateway.json';
-export const ADMIN_TOKEN_FILE = 'admin-token';
 const LOCK_FILE = 'gateway.lock';
 
 export const DataDirLockedError = createError<[string, string]>(
@@ -41,14 +26,20 @@ export function writeFileAtomic(path: string, contents: string, mode = 0o600): v
  * process that no longer runs is taken over; one held by a live process is refused.
  * Returns a release function.
  */
+const heldHere = new Set<string>();
+
 export function lockDataDir(dataDir: string): () => void {
   const path = join(dataDir, LOCK_FILE);
+  // Two gateways in one process (tests, embedders) share a pid: the pid check cannot tell them apart.
+  if (heldHere.has(path)) throw new DataDirLockedError(String(process.pid), dataDir);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
+      heldHere.add(path);
       return () => {
+        heldHere.delete(path);
         try {
           if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true });
         } catch {
@@ -58,7 +49,7 @@ export function lockDataDir(dataDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number.parseInt(readFileSafe(path), 10);
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) throw new DataDirLockedError(String(holder), dataDir);
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processAlive(holder)) throw new DataDirLockedError(String(holder), dataDir);
       rmSync(path, { force: true }); // stale: its process is gone
     }
   }
@@ -73,33 +64,13 @@ function readFileSafe(path: string): string {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
-export function writeDiscoveryFile(dataDir: string, file: DiscoveryFile): void {
-  writeFileAtomic(join(dataDir, DISCOVERY_FILE), `${JSON.stringify(file, null, 2)}\n`, 0o644);
+export function writeDiscoveryFile(dataDir: string, file: Discovery): void {
+  writeFileAtomic(join(dataDir, DISCOVERY), `${JSON.stringify(file, null, 2)}\n`, 0o644);
 }
 
 export function removeDiscoveryFile(dataDir: string): void {
-  rmSync(join(dataDir, DISCOVERY_FILE), { force: true });
-}
-
-/** Read `<data dir>/gateway.json`; null when absent or its process is gone. */
-export function readDiscoveryFile(dataDir: string): DiscoveryFile | null {
-  const path = join(dataDir, DISCOVERY_FILE);
-  if (!existsSync(path)) return null;
-  try {
-    const file = JSON.parse(readFileSync(path, 'utf8')) as DiscoveryFile;
-    return isAlive(file.pid) ? file : null;
-  } catch {
-    return null;
-  }
+  rmSync(join(dataDir, DISCOVERY), { force: true });
 }
 
 export function ensureDir(path: string): void {

@@ -362,3 +362,5 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
   });
 }
+
+export * from './discovery.js';

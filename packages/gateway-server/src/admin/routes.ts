@@ -1,0 +1,181 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  codedError,
+  createAdminTokenRequestSchema,
+  parseOrThrow,
+  type DoctorReport,
+  type StatusReport,
+} from '@mosaic/federation-core';
+import type { EmbeddedCa } from '../ca/index.js';
+import type { FederationListener } from '../federation/listener.js';
+import type { Metrics } from '../metrics.js';
+import type { MasterSecretSource } from '../secrets/index.js';
+import type { AuditWriter } from '../services/audit.js';
+import type { GrantService } from '../services/grants.js';
+import type { PeerService } from '../services/peers.js';
+import type { Revocation } from '../services/revocation.js';
+import type { Storage } from '../storage/index.js';
+import { LATEST_SCHEMA_VERSION } from '../storage/index.js';
+import { actorOf } from './app.js';
+import { generateAdminToken, hashToken } from './auth.js';
+
+export interface AdminRouteDeps {
+  name: string;
+  version: string;
+  storage: Storage;
+  ca: EmbeddedCa;
+  grants: GrantService;
+  peers: PeerService;
+  revocation: Revocation;
+  audit: AuditWriter;
+  metrics: Metrics;
+  federation: FederationListener;
+  reloadTokens: () => Promise<void>;
+  publicUrl: () => string;
+  secretSource: MasterSecretSource;
+}
+
+const DAY = 86_400_000;
+
+/** Every admin route of CONTRACT.md that the gateway serves today. */
+export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+  const { storage, ca, grants, peers, revocation, audit, metrics } = deps;
+  const startedAt = new Date().toISOString();
+
+  app.get('/health', { config: { noAuth: true } }, (_req, reply) => reply.send({ status: 'ok', name: deps.name, version: deps.version }));
+
+  app.get('/metrics', async (_req, reply) => {
+    const [grantCounts, peerCounts] = await Promise.all([storage.grants.countByStatus(), storage.peers.countByState()]);
+    const text = metrics.render([
+      { name: 'mosaic_grants', help: 'Grants by status.', values: Object.entries(grantCounts).map(([status, value]) => ({ labels: { status }, value })) },
+      { name: 'mosaic_peers', help: 'Outbound peers by state.', values: Object.entries(peerCounts).map(([state, value]) => ({ labels: { state }, value })) },
+      { name: 'mosaic_federation_open_peer_sockets', help: 'Open mTLS sockets of enrolled peers.', values: [{ labels: {}, value: deps.federation.sockets.openPeerSockets }] },
+      { name: 'mosaic_revoked_serials', help: 'Serials refused at the handshake.', values: [{ labels: {}, value: revocation.size }] },
+      { name: 'mosaic_audit_spool_backlog', help: 'Audit rows in the local spool not yet shipped.', values: [{ labels: {}, value: 0 }] },
+    ]);
+    return reply.type('text/plain; version=0.0.4').send(text);
+  });
+
+  app.get('/api/admin/status', async (): Promise<StatusReport> => {
+    const [grantCounts, peerCounts] = await Promise.all([storage.grants.countByStatus(), storage.peers.countByState()]);
+    return {
+      name: deps.name,
+      version: deps.version,
+      startedAt,
+      federationUrl: deps.publicUrl(),
+      adminUrl: `http://${app.server.address() && typeof app.server.address() === 'object' ? `127.0.0.1:${(app.server.address() as { port: number }).port}` : ''}`,
+      storage: { engine: storage.engine, location: storage.describe() },
+      ca: { mode: 'embedded', caPin: ca.caPin, notAfter: ca.rootNotAfter.toISOString() },
+      counts: { grants: grantCounts, peers: peerCounts },
+      audit: { spoolBacklog: 0, unavailableRefusals: [...metrics.auditUnavailable.values.values()].reduce((a, b) => a + b, 0) },
+    };
+  });
+
+  app.get('/api/admin/doctor', async (): Promise<DoctorReport> => {
+    const checks: DoctorReport['checks'] = [];
+    const add = (id: string, status: 'green' | 'yellow' | 'red', message: string, remediation: string | null = null) => checks.push({ id, status, message, remediation });
+    try {
+      await storage.ping();
+      add('storage.reachable', 'green', storage.describe());
+    } catch (err) {
+      add('storage.reachable', 'red', `the store does not answer: ${(err as Error).message}`, 'check that PostgreSQL is up and DATABASE_URL is right');
+    }
+    try {
+      const version = await storage.schemaVersion();
+      add('storage.migrations', version === LATEST_SCHEMA_VERSION ? 'green' : 'red', `schema version ${version} (this gateway expects ${LATEST_SCHEMA_VERSION})`, version === LATEST_SCHEMA_VERSION ? null : 'restart the gateway to migrate');
+    } catch (err) {
+      add('storage.migrations', 'red', `cannot read the schema version: ${(err as Error).message}`, 'restart the gateway to migrate');
+    }
+    add('ca.key_sealed', 'green', `the CA key is sealed under the master secret (${deps.secretSource})`);
+    const rootLeft = ca.rootNotAfter.getTime() - Date.now();
+    add(
+      'ca.root_expiry',
+      rootLeft < 30 * DAY ? 'red' : rootLeft < 365 * DAY ? 'yellow' : 'green',
+      `the CA root expires ${ca.rootNotAfter.toISOString().slice(0, 10)}`,
+      rootLeft < 365 * DAY ? 'plan a CA rotation (see docs/runbook.md)' : null,
+    );
+    try {
+      const crl = await ca.crlStatus();
+      add('crl.fresh', crl.fresh ? 'green' : 'red', crl.fresh && crl.nextUpdate ? `CRL #${String(crl.crlNumber)} valid until ${crl.nextUpdate.toISOString()}` : `the CRL could not be reissued${crl.lastError ? `: ${crl.lastError}` : ''}`, crl.fresh ? null : 'check the store and the logs; the listener itself never depends on the CRL');
+    } catch (err) {
+      add('crl.fresh', 'red', `the CRL could not be built: ${(err as Error).message}`, 'check the store and the logs');
+    }
+    const worst = checks.some((c) => c.status === 'red') ? 'red' : checks.some((c) => c.status === 'yellow') ? 'yellow' : 'green';
+    return { status: worst, checks };
+  });
+
+  // ── directory ──────────────────────────────────────────────────────────────
+  app.post('/api/admin/seed', async (req) => {
+    const result = await storage.directory.applySeed(req.body);
+    await audit.record({ ...base(req), verb: 'admin.seed', outcome: 'allowed', statusCode: 200 });
+    return result;
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/admin/users/:id', async (req) => {
+    const { id } = req.params;
+    const { revokedGrantIds, serials } = await storage.transaction(async (tx) => {
+      const deleted = await tx.directory.deleteUser(id);
+      const s = await grants.revokeMany(tx, deleted.grantIds, `subject user ${id} was removed`);
+      await audit.record({ ...base(req), verb: 'admin.user.remove', outcome: 'allowed', statusCode: 200, subjectUserId: id }, tx);
+      return { revokedGrantIds: deleted.grantIds, serials: s };
+    });
+    revocation.applied(serials);
+    for (const g of revokedGrantIds) revocation.grantClosed(g);
+    return { userId: id, revokedGrantIds };
+  });
+
+  app.delete<{ Params: { team: string; user: string } }>('/api/admin/teams/:team/members/:user', async (req) => {
+    const { team, user } = req.params;
+    await storage.transaction(async (tx) => {
+      await tx.directory.removeMembership(team, user);
+      await audit.record({ ...base(req), verb: 'admin.team.remove_member', outcome: 'allowed', statusCode: 200, subjectUserId: user }, tx);
+    });
+    return { teamId: team, userId: user };
+  });
+
+  // ── admin tokens ───────────────────────────────────────────────────────────
+  app.post('/api/admin/admin-tokens', async (req, reply) => {
+    const { name } = parseOrThrow(createAdminTokenRequestSchema, req.body, { code: 'VALIDATION_FAILED', what: 'admin token' });
+    const token = generateAdminToken();
+    const record = await storage.transaction(async (tx) => {
+      const created = await tx.adminTokens.create({ name, tokenHash: hashToken(token) });
+      await audit.record({ ...base(req), verb: 'admin.token.create', outcome: 'allowed', statusCode: 201 }, tx);
+      return created;
+    });
+    await deps.reloadTokens();
+    return reply.code(201).send({ name, token, createdAt: record.createdAt });
+  });
+  app.get('/api/admin/admin-tokens', async () => ({
+    items: (await storage.adminTokens.list()).filter((t) => t.revokedAt === null).map((t) => ({ name: t.name, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt })),
+  }));
+  app.delete<{ Params: { name: string } }>('/api/admin/admin-tokens/:name', async (req) => {
+    const { name } = req.params;
+    if (name === req.adminTokenName) throw codedError('VALIDATION_FAILED', 'an admin token cannot revoke itself', { remediation: 'use another admin token' });
+    await storage.transaction(async (tx) => {
+      await tx.adminTokens.revoke(name);
+      await audit.record({ ...base(req), verb: 'admin.token.revoke', outcome: 'allowed', statusCode: 200 }, tx);
+    });
+    await deps.reloadTokens();
+    return { revoked: name };
+  });
+
+  // ── grants (serving side) ──────────────────────────────────────────────────
+  app.post('/api/admin/grants', async (req, reply) => reply.code(201).send(await grants.create(req.body, actorOf(req))));
+  app.get<{ Querystring: { status?: string; peer?: string } }>('/api/admin/grants', async (req) => grants.list({ status: req.query.status, peer: req.query.peer }));
+  app.get<{ Params: { id: string } }>('/api/admin/grants/:id', async (req) => grants.get(req.params.id));
+  app.patch<{ Params: { id: string } }>('/api/admin/grants/:id', async (req) => grants.update(req.params.id, req.body, actorOf(req)));
+  app.post<{ Params: { id: string } }>('/api/admin/grants/:id/revoke', async (req) => grants.revoke(req.params.id, req.body, actorOf(req)));
+  app.post<{ Params: { id: string } }>('/api/admin/grants/:id/tokens', async (req, reply) => reply.code(201).send(await grants.createToken(req.params.id, req.body, actorOf(req))));
+
+  // ── peers (requesting side) ────────────────────────────────────────────────
+  app.post('/api/admin/peers/preview', async (req) => peers.preview(req.body));
+  app.post('/api/admin/peers', async (req, reply) => reply.code(201).send(await peers.add(req.body, actorOf(req))));
+  app.get('/api/admin/peers', async () => peers.list());
+  app.get<{ Params: { name: string } }>('/api/admin/peers/:name', async (req) => peers.get(req.params.name));
+  app.delete<{ Params: { name: string } }>('/api/admin/peers/:name', async (req) => peers.remove(req.params.name, actorOf(req)));
+
+  function base(req: Parameters<typeof actorOf>[0]) {
+    const a = actorOf(req);
+    return { requestId: a.requestId, callerRequestId: a.callerRequestId ?? null, traceId: a.traceId ?? null, adminTokenName: a.adminTokenName ?? null };
+  }
+}

@@ -1,0 +1,155 @@
+import { constants } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { baseFastifyOptions, installCommonHooks, sendError } from '../http.js';
+import { SocketRegistry, type SocketIdentity } from './sockets.js';
+
+/** The prefix of every federation route. */
+export const FEDERATION_PREFIX = '/api/federation/v1';
+
+export interface FederationTls {
+  certPem: string;
+  keyPem: string;
+  /** Our CA: the only issuer whose client certificates are accepted. */
+  caPem: string;
+}
+
+export interface FederationListenerOptions {
+  tls: FederationTls;
+  logger: Logger;
+  /** True when a serial has been revoked (checked at every handshake, from memory). */
+  isSerialRevoked: (serialHex: string) => boolean;
+  /** Routes to register (public and mTLS), given the socket registry. */
+  routes: (app: FastifyInstance, sockets: SocketRegistry) => void | Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Reachable without a client certificate (enroll, ca, crl). */
+    public?: boolean;
+  }
+  interface FastifyRequest {
+    /** The caller's identity, from its TLS socket (never from the request). */
+    peer: Extract<SocketIdentity, { kind: 'peer' }> | null;
+  }
+}
+
+/** TLS settings of the federation listener: TLS 1.3 only, no session tickets, client certs requested but judged by us. */
+export function federationTlsOptions(tls: FederationTls) {
+  return {
+    key: tls.keyPem,
+    cert: tls.certPem,
+    ca: [tls.caPem],
+    requestCert: true,
+    // The enrollment route must accept clients without a certificate; a certificate that was
+    // presented and does not verify ends the connection in `secureConnection` below.
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.3' as const,
+    maxVersion: 'TLSv1.3' as const,
+    // A resumed session carries the certificate it was made with: a revoked peer could come back.
+    secureOptions: constants.SSL_OP_NO_TICKET,
+    // HTTP/1.1 only: identity and per-request checks are written for one request per socket turn.
+    ALPNProtocols: ['http/1.1'],
+  };
+}
+
+/**
+ * The federation listener: HTTPS, public and mTLS routes on one port (SECURITY.md's pattern).
+ * An untrusted or revoked client certificate ends the connection right after the handshake,
+ * before any request is read; identity is parsed once per socket.
+ */
+export class FederationListener {
+  readonly app: FastifyInstance;
+  readonly sockets = new SocketRegistry();
+  private server!: Server;
+  private readonly options: FederationListenerOptions;
+  /** Handshakes refused at `secureConnection`, by reason (for metrics). */
+  readonly refused = { untrusted: 0, revoked: 0 };
+
+  private constructor(options: FederationListenerOptions) {
+    this.options = options;
+    this.app = Fastify({
+      ...baseFastifyOptions(),
+      loggerInstance: options.logger,
+      forceCloseConnections: 'idle',
+      serverFactory: (handler) => {
+        this.server = createServer(federationTlsOptions(options.tls), handler);
+        return this.server;
+      },
+    }) as unknown as FastifyInstance;
+  }
+
+  static async create(options: FederationListenerOptions): Promise<FederationListener> {
+    const listener = new FederationListener(options);
+    await listener.setup();
+    return listener;
+  }
+
+  private async setup(): Promise<void> {
+    const { app, sockets, options } = this;
+    // Prepended, so it runs before the HTTP server's own listener: under TLS 1.3 a client's
+    // first request arrives in the same flight as its Finished message, and with a plain `on`
+    // that request was already being parsed when the socket was destroyed.
+    this.server.prependListener('secureConnection', (socket: TLSSocket) => {
+      if (!socket.authorized) {
+        if (presentedCertificate(socket)) {
+          this.refused.untrusted++;
+          socket.destroy();
+          return;
+        }
+      }
+      const identity = sockets.classify(socket);
+      if (identity.kind === 'peer' && options.isSerialRevoked(identity.serialHex)) {
+        this.refused.revoked++;
+        socket.destroy();
+      }
+    });
+    this.server.on('tlsClientError', (err, socket) => {
+      options.logger.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    });
+    installCommonHooks(app);
+    app.decorateRequest('peer', null);
+    app.addHook('onRequest', async (req, reply) => {
+      const identity = sockets.identityOf(req.socket as TLSSocket);
+      if (identity.kind === 'peer') {
+        req.peer = identity;
+        return;
+      }
+      if (req.routeOptions.config.public === true) return;
+      if (identity.kind === 'invalid') {
+        return sendError(reply, req, 401, 'IDENTITY_INVALID', `the client certificate's Mosaic identity is not valid (${identity.code})`, {
+          remediation: 'ask the serving admin for a re-enrollment token (`grant token --reenroll`)',
+        });
+      }
+      return sendError(reply, req, 401, 'CLIENT_CERT_REQUIRED', 'this route needs a client certificate issued by this gateway', {
+        remediation: 'enroll first: `mosaic federation peer add <enrollment url>` on the requesting gateway',
+      });
+    });
+    await options.routes(app, sockets);
+  }
+
+  /** Start listening; resolves with the bound address. */
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    await this.app.listen({ host, port, listenTextResolver: (address) => `federation listener on ${address.replace(/^http:/, 'https:')}` });
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Swap the server certificate (renewal or new SANs); open connections keep theirs. */
+  setServerCertificate(certPem: string, keyPem: string): void {
+    this.server.setSecureContext(federationTlsOptions({ ...this.options.tls, certPem, keyPem }));
+  }
+
+  /** Stop accepting, close idle keep-alive sockets at once, let in-flight requests finish. */
+  async close(): Promise<void> {
+    await this.app.close();
+  }
+}
+
+/** True when the client sent a certificate (Node returns `{}` — truthy — when it did not). */
+function presentedCertificate(socket: TLSSocket): boolean {
+  const cert = socket.getPeerCertificate(false) as { raw?: Buffer } | null;
+  return cert !== null && cert.raw !== undefined && cert.raw.length > 0;
+}

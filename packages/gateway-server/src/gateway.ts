@@ -1,0 +1,280 @@
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { codedError, SealKey } from '@mosaic/federation-core';
+import { buildAdminApp } from './admin/app.js';
+import { AdminTokenVerifier, generateAdminToken, hashToken } from './admin/auth.js';
+import { registerAdminRoutes } from './admin/routes.js';
+import { EmbeddedCa } from './ca/index.js';
+import { createCaStateStore } from './ca-store.js';
+import { resolveConfig, type GatewayConfig, type GatewayOptions } from './config.js';
+import { ADMIN_TOKEN_FILE, ensureDir, lockDataDir, removeDiscoveryFile, writeDiscoveryFile, writeFileAtomic } from './data-dir.js';
+import { FederationListener } from './federation/listener.js';
+import { registerPublicRoutes } from './federation/public-routes.js';
+import { createLogger } from './logging.js';
+import { Metrics } from './metrics.js';
+import { checkDataDirPermissions, resolveMasterSecret, type ResolvedMasterSecret } from './secrets/index.js';
+import { AuditWriter } from './services/audit.js';
+import { GrantService } from './services/grants.js';
+import { PeerService } from './services/peers.js';
+import { Revocation } from './services/revocation.js';
+import { openStorage, type Storage } from './storage/index.js';
+
+export interface StartGatewayOptions extends GatewayOptions {
+  /** The package version, for `gateway.json` and `/health`. */
+  version: string;
+  logger?: Logger;
+}
+
+/** What `mosaic gateway start` shows once the gateway is ready. */
+export interface GatewaySummary {
+  json: {
+    name: string;
+    pid: number;
+    version: string;
+    adminUrl: string;
+    federationUrl: string;
+    publicUrl: string;
+    storage: string;
+    caPin: string;
+    adminTokenFile: string;
+    startedInMs: number;
+  };
+  lines: { name: string; readyMs: number; rows: Array<[string, string]>; notice?: string };
+}
+
+/** A running gateway: its two listeners, its services, and a graceful `close`. */
+export interface RunningGateway {
+  readonly config: GatewayConfig;
+  readonly version: string;
+  readonly storage: Storage;
+  readonly ca: EmbeddedCa;
+  readonly federation: FederationListener;
+  readonly admin: FastifyInstance;
+  readonly adminUrl: string;
+  readonly federationUrl: string;
+  readonly publicUrl: string;
+  readonly adminTokenFile: string;
+  /** Set when this start created the root admin token (first start, or its file was gone). */
+  readonly rootTokenCreated: boolean;
+  readonly secretSource: ResolvedMasterSecret['source'];
+  readonly secretLocation: string | undefined;
+  readonly startedInMs: number;
+  readonly grants: GrantService;
+  readonly peers: PeerService;
+  readonly metrics: Metrics;
+  /** The one-screen summary (UX.md). */
+  summary(): Promise<GatewaySummary>;
+  /** Stop accepting, close idle sockets, finish in-flight requests, flush, release the data dir. Within `deadlineMs`. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/**
+ * Start a gateway: data dir (locked), master secret, storage (migrated), CA (created once),
+ * root admin token, the federation listener and the admin API; then `gateway.json`.
+ * Anything that fails undoes what was done before it.
+ */
+export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
+  const started = performance.now();
+  const config = resolveConfig(options);
+  const logger = options.logger ?? createLogger({ name: config.name });
+  const undo: Array<() => Promise<void> | void> = [];
+  const rollback = async () => {
+    for (const step of undo.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'cleanup after a failed start');
+      }
+    }
+  };
+  try {
+    ensureDir(config.dataDir);
+    await checkDataDirPermissions(config.dataDir);
+    undo.push(lockDataDir(config.dataDir));
+
+    const secret = await resolveMasterSecret({ name: config.name, dataDir: config.dataDir, env: config.env, mode: config.databaseUrl ? 'postgres' : 'embedded' });
+    const storage = await openStorage(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
+    undo.push(() => storage.close());
+    await storage.migrate();
+    if (config.ca !== 'embedded') {
+      throw codedError('VALIDATION_FAILED', 'the Step-CA mode (--ca step-ca) is not available in this version; start with --ca embedded (the default)');
+    }
+    const ca = await EmbeddedCa.open({ store: createCaStateStore(storage), secret: secret.secret, name: config.name });
+    undo.push(() => ca.close());
+
+    // Admin tokens: `root` is the file in the data dir. If the file is gone (or this is the
+    // first start) a new root token is made and written; the old one stops working.
+    const verifier = new AdminTokenVerifier();
+    const adminTokenFile = join(config.dataDir, ADMIN_TOKEN_FILE);
+    let rootTokenCreated = false;
+    const live = await storage.adminTokens.activeHashes();
+    const fileToken = existsSync(adminTokenFile) ? readFileSync(adminTokenFile, 'utf8').trim() : '';
+    const rootValid = fileToken !== '' && live.some((t) => t.name === 'root' && t.tokenHash === hashToken(fileToken));
+    if (!rootValid) {
+      const token = generateAdminToken();
+      await storage.transaction(async (tx) => {
+        if (live.some((t) => t.name === 'root')) await tx.adminTokens.revoke('root');
+        await tx.adminTokens.create({ name: 'root', tokenHash: hashToken(token) });
+      });
+      writeFileAtomic(adminTokenFile, `${token}\n`, 0o600);
+      rootTokenCreated = true;
+    }
+    chmodSync(adminTokenFile, 0o600);
+    const reloadTokens = async () => verifier.load(await storage.adminTokens.activeHashes());
+    await reloadTokens();
+
+    const metrics = new Metrics();
+    const revocation = new Revocation(storage, ca);
+    await revocation.load();
+    const audit = new AuditWriter(storage, logger);
+
+    let publicUrl = config.publicUrl?.origin ?? '';
+    const grants = new GrantService({ storage, ca, revocation, audit, name: config.name, publicUrl: () => publicUrl });
+    const peers = new PeerService({ storage, sealKey: SealKey.fromMaster(secret.secret), audit });
+
+    const serverHost = config.publicUrl?.hostname ?? (isWildcard(config.federationHost) ? hostname() : config.federationHost);
+    const serverCert = await ca.ensureServerCertificate({ publicUrl: `https://${bracket(serverHost)}`, extraHosts: isWildcard(config.federationHost) ? [hostname()] : [] });
+    const federation = await FederationListener.create({
+      tls: { certPem: serverCert.certPem, keyPem: serverCert.keyPem, caPem: ca.caCertPem },
+      logger: logger.child({ listener: 'federation' }),
+      isSerialRevoked: (serial) => revocation.isRevoked(serial),
+      routes: (app) => registerPublicRoutes(app, { ca, grants, metrics }),
+    });
+    revocation.attach(federation.sockets);
+    const renewal = ca.scheduleServerCertRenewal((cert) => federation.setServerCertificate(cert.certPem, cert.keyPem), {
+      onError: (err) => logger.error({ err: (err as Error).message }, 'server certificate renewal failed'),
+    });
+    undo.push(() => renewal.stop());
+    const fedAddr = await federation.listen(config.federationHost, config.federationPort);
+    undo.push(() => federation.close());
+    const federationUrl = `https://${bracket(isWildcard(config.federationHost) ? serverHost : config.federationHost)}:${fedAddr.port}`;
+    if (publicUrl === '') publicUrl = federationUrl;
+
+    // last_used_at, written at most once a minute per token: never a write on every request
+    const touched = new Map<string, number>();
+    const admin = await buildAdminApp({
+      logger: logger.child({ listener: 'admin' }),
+      verifier,
+      onAuthenticated: (tokenName) => {
+        const now = Date.now();
+        if (now - (touched.get(tokenName) ?? 0) < 60_000) return;
+        touched.set(tokenName, now);
+        storage.adminTokens.touchLastUsed(tokenName).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not record admin token use'));
+      },
+      tls: config.adminTls,
+      routes: (app) =>
+        registerAdminRoutes(app, {
+          name: config.name,
+          version: options.version,
+          storage,
+          ca,
+          grants,
+          peers,
+          revocation,
+          audit,
+          metrics,
+          federation,
+          reloadTokens,
+          publicUrl: () => publicUrl,
+          secretSource: secret.source,
+        }),
+    });
+    await admin.listen({ host: config.adminHost, port: config.adminPort, listenTextResolver: (address) => `admin API on ${address}` });
+    undo.push(() => admin.close());
+    const adminAddr = admin.server.address();
+    const adminPort = typeof adminAddr === 'object' && adminAddr !== null ? adminAddr.port : config.adminPort;
+    const adminUrl = `${config.adminTls ? 'https' : 'http'}://${bracket(config.adminHost)}:${adminPort}`;
+
+    writeDiscoveryFile(config.dataDir, { name: config.name, pid: process.pid, adminUrl, federationUrl: publicUrl, version: options.version });
+    undo.push(() => removeDiscoveryFile(config.dataDir));
+    const startedInMs = Math.round(performance.now() - started);
+    logger.info({ adminUrl, federationUrl, publicUrl, storage: storage.describe(), startedInMs }, 'gateway ready');
+
+    let closing: Promise<void> | null = null;
+    return {
+      config,
+      version: options.version,
+      storage,
+      ca,
+      federation,
+      admin,
+      adminUrl,
+      federationUrl,
+      get publicUrl() {
+        return publicUrl;
+      },
+      adminTokenFile,
+      rootTokenCreated,
+      secretSource: secret.source,
+      secretLocation: secret.location,
+      startedInMs,
+      grants,
+      peers,
+      metrics,
+      async summary() {
+        const [grantCounts, peerCounts] = await Promise.all([storage.grants.countByStatus(), storage.peers.countByState()]);
+        const pin = ca.caPin.slice('sha256:'.length);
+        const counts = (c: Record<string, number>, order: string[]) =>
+          order.filter((k) => (c[k] ?? 0) > 0).map((k) => `${c[k]} ${k}`).join(' · ') || 'none';
+        return {
+          json: {
+            name: config.name,
+            pid: process.pid,
+            version: options.version,
+            adminUrl,
+            federationUrl,
+            publicUrl,
+            storage: storage.describe(),
+            caPin: ca.caPin,
+            adminTokenFile,
+            startedInMs,
+          },
+          lines: {
+            name: config.name,
+            readyMs: startedInMs,
+            rows: [
+              ['federation', `${publicUrl}   (mTLS; public: enroll, ca, crl)`],
+              ['admin API', `${adminUrl}   token: ${adminTokenFile}`],
+              ['storage', storage.describe()],
+              ['CA', `embedded  sha256:${pin.slice(0, 4)} ${pin.slice(4, 8)} ${pin.slice(8, 12)} …  (root expires ${ca.rootNotAfter.toISOString().slice(0, 10)})`],
+              ['grants', `${counts(grantCounts, ['active', 'pending', 'revoked', 'expired'])}        peers ${counts(peerCounts, ['active', 'degraded', 'revoked'])}`],
+              ['secret', secret.source === 'env' ? 'MOSAIC_SECRET' : `${secret.source}${secret.location ? `  ${secret.location}` : ''}`],
+            ],
+            ...(rootTokenCreated ? { notice: `new root admin token written to ${adminTokenFile}` } : {}),
+          },
+        };
+      },
+      close(deadlineMs = 4_500) {
+        closing ??= (async () => {
+          // Past the deadline, whatever is still open is cut so the process exits in time.
+          const timer = setTimeout(() => {
+            logger.warn('shutdown deadline reached: closing the remaining connections');
+            federation.app.server.closeAllConnections();
+            admin.server.closeAllConnections();
+          }, deadlineMs);
+          timer.unref();
+          try {
+            await rollback();
+          } finally {
+            clearTimeout(timer);
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await rollback();
+    throw err;
+  }
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
+function bracket(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

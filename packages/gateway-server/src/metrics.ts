@@ -1,0 +1,81 @@
+/**
+ * A small Prometheus registry: counters and histograms with labels, rendered in the text
+ * exposition format (0.0.4). Gauges are computed at scrape time by the caller.
+ */
+const BUCKETS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+type Labels = Record<string, string>;
+
+function key(labels: Labels): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${escapeLabel(labels[k] ?? '')}"`)
+    .join(',');
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+class Counter {
+  readonly values = new Map<string, number>();
+  inc(labels: Labels, by = 1): void {
+    const k = key(labels);
+    this.values.set(k, (this.values.get(k) ?? 0) + by);
+  }
+}
+
+class Histogram {
+  readonly series = new Map<string, { buckets: number[]; sum: number; count: number }>();
+  observe(labels: Labels, value: number): void {
+    const k = key(labels);
+    let s = this.series.get(k);
+    if (!s) this.series.set(k, (s = { buckets: BUCKETS_MS.map(() => 0), sum: 0, count: 0 }));
+    for (let i = 0; i < BUCKETS_MS.length; i++) if (value <= BUCKETS_MS[i]!) s.buckets[i]!++;
+    s.sum += value;
+    s.count++;
+  }
+}
+
+export interface Gauge {
+  name: string;
+  help: string;
+  values: Array<{ labels: Labels; value: number }>;
+}
+
+export class Metrics {
+  readonly federationRequests = new Counter();
+  readonly federationLatency = new Histogram();
+  readonly handshakesRefused = new Counter();
+  readonly auditUnavailable = new Counter();
+
+  /** One federation request: verb and outcome (allowed, denied, rate_limited, error). */
+  observeFederation(verb: string, outcome: string, latencyMs: number): void {
+    this.federationRequests.inc({ verb, outcome });
+    this.federationLatency.observe({ verb }, latencyMs);
+  }
+
+  /** The exposition text, with the gauges computed by the caller. */
+  render(gauges: Gauge[]): string {
+    const out: string[] = [];
+    const counter = (name: string, help: string, c: Counter) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
+      for (const [k, v] of c.values) out.push(`${name}{${k}} ${v}`);
+    };
+    counter('mosaic_federation_requests_total', 'Federation requests by verb and outcome.', this.federationRequests);
+    counter('mosaic_federation_handshakes_refused_total', 'TLS connections closed after the handshake, by reason.', this.handshakesRefused);
+    counter('mosaic_audit_unavailable_total', 'Federation requests refused with 503 because the audit spool could not be written.', this.auditUnavailable);
+    out.push('# HELP mosaic_federation_request_duration_ms Federation request latency.', '# TYPE mosaic_federation_request_duration_ms histogram');
+    for (const [k, s] of this.federationLatency.series) {
+      const sep = k === '' ? '' : ',';
+      BUCKETS_MS.forEach((b, i) => out.push(`mosaic_federation_request_duration_ms_bucket{${k}${sep}le="${b}"} ${s.buckets[i]}`));
+      out.push(`mosaic_federation_request_duration_ms_bucket{${k}${sep}le="+Inf"} ${s.count}`);
+      out.push(`mosaic_federation_request_duration_ms_sum{${k}} ${s.sum}`, `mosaic_federation_request_duration_ms_count{${k}} ${s.count}`);
+    }
+    for (const g of gauges) {
+      out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
+      for (const { labels, value } of g.values) out.push(Object.keys(labels).length ? `${g.name}{${key(labels)}} ${value}` : `${g.name} ${value}`);
+    }
+    return `${out.join('\n')}\n`;
+  }
+}

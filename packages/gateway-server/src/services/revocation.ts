@@ -1,0 +1,52 @@
+import type { EmbeddedCa } from '../ca/index.js';
+import type { SocketRegistry } from '../federation/sockets.js';
+import type { Storage } from '../storage/index.js';
+
+/**
+ * The gateway's view of revocation: the set of revoked serials the listener checks at every
+ * handshake (in memory, loaded at start, updated on every revoke), plus the side effects of a
+ * revoke — the published CRL is reissued and the affected sockets are closed.
+ */
+export class Revocation {
+  private revoked = new Set<string>();
+  private sockets: SocketRegistry | null = null;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly ca: EmbeddedCa,
+  ) {}
+
+  /** Load the revoked serials from the store (at start). */
+  async load(): Promise<void> {
+    this.revoked = await this.storage.certs.revokedSerials();
+  }
+
+  /** The listener's socket registry, once it exists. */
+  attach(sockets: SocketRegistry): void {
+    this.sockets = sockets;
+  }
+
+  isRevoked(serialHex: string): boolean {
+    return this.revoked.has(serialHex);
+  }
+
+  /**
+   * Serials just revoked in the store (committed): refuse them from now on, close their
+   * sockets, and reissue the CRL.
+   */
+  applied(serials: readonly string[]): void {
+    if (serials.length === 0) return;
+    for (const s of serials) this.revoked.add(s);
+    this.sockets?.closeSerials(new Set(serials));
+    this.ca.invalidateCrl();
+  }
+
+  /** A grant was revoked (or its subject deleted): close every socket of it. */
+  grantClosed(grantId: string): void {
+    this.sockets?.closeGrant(grantId);
+  }
+
+  get size(): number {
+    return this.revoked.size;
+  }
+}

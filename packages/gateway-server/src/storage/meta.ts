@@ -1,0 +1,40 @@
+/** Small key/value facts about the deployment (`meta`). Not for secrets. */
+import type { Executor, RepoContext } from './sql.js';
+
+/** The `meta` table. */
+export class MetaRepository {
+  readonly #db: Executor;
+
+  constructor(db: Executor, _ctx: RepoContext) {
+    this.#db = db;
+  }
+
+  /** The value of `key`, or null. */
+  async get(key: string): Promise<string | null> {
+    const row = await this.#db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+    return row?.value ?? null;
+  }
+
+  /** Set `key` to `value` (insert or replace). */
+  async set(key: string, value: string): Promise<void> {
+    await this.#db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
+      .execute();
+  }
+
+  /** Set `key` only if it has no value yet; returns the value now stored (the first writer's). */
+  async setIfAbsent(key: string, value: string): Promise<string> {
+    await this.#db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    const stored = await this.get(key);
+    if (stored === null) throw new Error('storage: meta value vanished');
+    return stored;
+  }
+
+  /** Delete `key`; whether it existed. */
+  async delete(key: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('meta').where('key', '=', key).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}

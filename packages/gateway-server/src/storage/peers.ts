@@ -1,0 +1,230 @@
+/**
+ * Peers (requesting side): the remote gateways this one reads from, each through a grant
+ * there, with our client certificate and its sealed private key.
+ */
+import { sql } from 'kysely';
+import { codedError, quoteForDisplay, type CapabilitiesResponse, type PeerState } from '@mosaic/federation-core';
+import { canonicalSerial } from './certs.js';
+import { nowTs, parseJson, toCount, type Executor, type RepoContext } from './sql.js';
+import type { PeersTable } from './schema.js';
+import { toTimestamp, type TimeInput, type Timestamp } from './time.js';
+
+/** A peer as stored. */
+export interface PeerRecord {
+  readonly name: string;
+  readonly endpoint: string;
+  /** The remote gateway's own name, when known. */
+  readonly serverName: string | null;
+  readonly localUserId: string;
+  readonly grantId: string;
+  readonly subjectUserId: string;
+  readonly caCertPem: string;
+  readonly caPin: string;
+  readonly certPem: string;
+  /** Our private key, sealed (a federation-core `seal` envelope). Never plaintext. */
+  readonly sealedKey: string;
+  readonly certSerial: string;
+  readonly certNotBefore: Timestamp;
+  readonly certNotAfter: Timestamp;
+  readonly state: PeerState;
+  readonly capabilities: CapabilitiesResponse | null;
+  readonly lastSuccessAt: Timestamp | null;
+  readonly lastFailureAt: Timestamp | null;
+  readonly lastError: string | null;
+  readonly createdAt: Timestamp;
+  readonly updatedAt: Timestamp;
+}
+
+/** Input of {@link PeersRepository.insert}. */
+export interface NewPeer {
+  readonly name: string;
+  readonly endpoint: string;
+  readonly serverName?: string | null;
+  readonly localUserId: string;
+  readonly grantId: string;
+  readonly subjectUserId: string;
+  readonly caCertPem: string;
+  readonly caPin: string;
+  readonly certPem: string;
+  readonly sealedKey: string;
+  readonly certSerial: string;
+  readonly certNotBefore: TimeInput;
+  readonly certNotAfter: TimeInput;
+  readonly state?: PeerState;
+  readonly capabilities?: CapabilitiesResponse | null;
+  /** Default: now. */
+  readonly createdAt?: TimeInput;
+}
+
+/** A renewed certificate, swapped in atomically by {@link PeersRepository.replaceCertificate}. */
+export interface PeerCertificate {
+  readonly certPem: string;
+  readonly sealedKey: string;
+  readonly certSerial: string;
+  readonly certNotBefore: TimeInput;
+  readonly certNotAfter: TimeInput;
+}
+
+const toPeer = (r: PeersTable): PeerRecord => ({
+  name: r.name,
+  endpoint: r.endpoint,
+  serverName: r.server_name,
+  localUserId: r.local_user_id,
+  grantId: r.grant_id,
+  subjectUserId: r.subject_user_id,
+  caCertPem: r.ca_cert_pem,
+  caPin: r.ca_pin,
+  certPem: r.cert_pem,
+  sealedKey: r.sealed_key,
+  certSerial: r.cert_serial,
+  certNotBefore: r.cert_not_before,
+  certNotAfter: r.cert_not_after,
+  state: r.state,
+  capabilities: r.capabilities === null ? null : parseJson<CapabilitiesResponse>(r.capabilities),
+  lastSuccessAt: r.last_success_at,
+  lastFailureAt: r.last_failure_at,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+function notFound(name: string): Error {
+  return codedError('PEER_NOT_FOUND', `no peer is named ${quoteForDisplay(name)}`);
+}
+
+/** Peers. */
+export class PeersRepository {
+  readonly #db: Executor;
+  readonly #ctx: RepoContext;
+
+  constructor(db: Executor, ctx: RepoContext) {
+    this.#db = db;
+    this.#ctx = ctx;
+  }
+
+  /**
+   * Insert a peer — all of it or nothing (one statement).
+   * @throws PEER_EXISTS (409) when the name is taken
+   */
+  async insert(peer: NewPeer): Promise<PeerRecord> {
+    const createdAt = peer.createdAt === undefined ? nowTs(this.#ctx) : toTimestamp(peer.createdAt);
+    const row = await this.#db
+      .insertInto('peers')
+      .values({
+        name: peer.name,
+        endpoint: peer.endpoint,
+        server_name: peer.serverName ?? null,
+        local_user_id: peer.localUserId,
+        grant_id: peer.grantId,
+        subject_user_id: peer.subjectUserId,
+        ca_cert_pem: peer.caCertPem,
+        ca_pin: peer.caPin,
+        cert_pem: peer.certPem,
+        sealed_key: peer.sealedKey,
+        cert_serial: canonicalSerial(peer.certSerial),
+        cert_not_before: toTimestamp(peer.certNotBefore),
+        cert_not_after: toTimestamp(peer.certNotAfter),
+        state: peer.state ?? 'active',
+        capabilities: peer.capabilities == null ? null : JSON.stringify(peer.capabilities),
+        last_success_at: null,
+        last_failure_at: null,
+        last_error: null,
+        created_at: createdAt,
+        updated_at: createdAt,
+      })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (row === undefined) throw codedError('PEER_EXISTS', `a peer named ${quoteForDisplay(peer.name)} already exists`);
+    return toPeer(row);
+  }
+
+  /** The peer with this name, or null. */
+  async get(name: string): Promise<PeerRecord | null> {
+    const row = await this.#db.selectFrom('peers').selectAll().where('name', '=', name).executeTakeFirst();
+    return row === undefined ? null : toPeer(row);
+  }
+
+  /** Peers by name; only `localUserId`'s when given (one local user never reads through another's grant). */
+  async list(filter: { localUserId?: string | undefined } = {}): Promise<PeerRecord[]> {
+    let q = this.#db.selectFrom('peers').selectAll();
+    if (filter.localUserId !== undefined) q = q.where('local_user_id', '=', filter.localUserId);
+    const rows = await q.orderBy('name').execute();
+    return rows.map(toPeer);
+  }
+
+  /** How many peers are in each state. */
+  async countByState(): Promise<Record<PeerState, number>> {
+    const rows = await this.#db.selectFrom('peers').select(['state', (eb) => eb.fn.countAll().as('n')]).groupBy('state').execute();
+    const out: Record<PeerState, number> = { active: 0, degraded: 0, revoked: 0 };
+    for (const r of rows) out[r.state] = toCount(r.n);
+    return out;
+  }
+
+  /** Delete a peer. @throws PEER_NOT_FOUND (404) */
+  async delete(name: string): Promise<void> {
+    const result = await this.#db.deleteFrom('peers').where('name', '=', name).executeTakeFirst();
+    if (Number(result.numDeletedRows) === 0) throw notFound(name);
+  }
+
+  /** Set a peer's state. @throws PEER_NOT_FOUND (404) */
+  async setState(name: string, state: PeerState, at?: TimeInput): Promise<PeerRecord> {
+    return this.#update(name, { state, updated_at: at === undefined ? nowTs(this.#ctx) : toTimestamp(at) });
+  }
+
+  /**
+   * Record a successful exchange (and the capabilities answer, when one was read); a
+   * `degraded` peer becomes `active` again, a `revoked` one stays revoked.
+   * @throws PEER_NOT_FOUND (404)
+   */
+  async recordSuccess(name: string, options: { at?: TimeInput; capabilities?: CapabilitiesResponse } = {}): Promise<PeerRecord> {
+    const at = options.at === undefined ? nowTs(this.#ctx) : toTimestamp(options.at);
+    const result = await this.#db
+      .updateTable('peers')
+      .set(() => ({
+        last_success_at: at,
+        updated_at: at,
+        state: sql<PeerState>`case when state = 'degraded' then 'active' else state end`,
+        ...(options.capabilities === undefined ? {} : { capabilities: JSON.stringify(options.capabilities) }),
+      }))
+      .where('name', '=', name)
+      .returningAll()
+      .executeTakeFirst();
+    if (result === undefined) throw notFound(name);
+    return toPeer(result);
+  }
+
+  /**
+   * Record a failed exchange with a short error text (no secrets: the caller passes a code or
+   * a redacted message).
+   * @throws PEER_NOT_FOUND (404)
+   */
+  async recordFailure(name: string, options: { error: string; at?: TimeInput; state?: PeerState }): Promise<PeerRecord> {
+    const at = options.at === undefined ? nowTs(this.#ctx) : toTimestamp(options.at);
+    return this.#update(name, {
+      last_failure_at: at,
+      last_error: options.error.slice(0, 2000),
+      updated_at: at,
+      ...(options.state === undefined ? {} : { state: options.state }),
+    });
+  }
+
+  /** Swap in a renewed certificate and key in one statement. @throws PEER_NOT_FOUND (404) */
+  async replaceCertificate(name: string, cert: PeerCertificate, at?: TimeInput): Promise<PeerRecord> {
+    return this.#update(name, {
+      cert_pem: cert.certPem,
+      sealed_key: cert.sealedKey,
+      cert_serial: canonicalSerial(cert.certSerial),
+      cert_not_before: toTimestamp(cert.certNotBefore),
+      cert_not_after: toTimestamp(cert.certNotAfter),
+      updated_at: at === undefined ? nowTs(this.#ctx) : toTimestamp(at),
+    });
+  }
+
+  async #update(name: string, values: Partial<Omit<PeersTable, 'name'>>): Promise<PeerRecord> {
+    const row = await this.#db.updateTable('peers').set(values).where('name', '=', name).returningAll().executeTakeFirst();
+    if (row === undefined) throw notFound(name);
+    return toPeer(row);
+  }
+}
+

@@ -1,0 +1,178 @@
+/**
+ * The embedded engine: Node's built-in `node:sqlite` (`DatabaseSync`) behind Kysely's
+ * `SqliteDialect`, through a small adapter (Kysely expects better-sqlite3's statement API:
+ * a `reader` flag and parameters passed as one array).
+ *
+ * The store is `<dataDir>/gateway.db`, mode 0600, in WAL mode with `synchronous=NORMAL`,
+ * `foreign_keys=ON` and a `busy_timeout`. Transactions begin `IMMEDIATE`: they take the write
+ * lock up front, so a transaction that reads then writes never fails on a lock upgrade
+ * (`SQLITE_BUSY` that `busy_timeout` cannot wait out) when a second handle shares the file.
+ */
+import { chmodSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import type * as NodeSqlite from 'node:sqlite';
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import {
+  CompiledQuery,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDatabase,
+  type SqliteDialectConfig,
+  type SqliteStatement,
+} from 'kysely';
+
+/** The database file's name inside the data dir. */
+export const SQLITE_FILE_NAME = 'gateway.db';
+
+/** How long a statement waits for another handle's lock before failing (ms). */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+type SqliteModule = typeof NodeSqlite;
+let sqliteModule: SqliteModule | undefined;
+
+/**
+ * Load `node:sqlite`. Node versions that still mark it experimental print an
+ * ExperimentalWarning on first load; exactly that warning is dropped (see
+ * {@link withoutSqliteExperimentalWarning}). Node 24.21 emits none.
+ */
+export function loadNodeSqlite(): SqliteModule {
+  sqliteModule ??= withoutSqliteExperimentalWarning(() => createRequire(import.meta.url)('node:sqlite') as SqliteModule);
+  return sqliteModule;
+}
+
+/**
+ * Run `fn` (synchronously) with node:sqlite's ExperimentalWarning dropped; every other
+ * warning, other ExperimentalWarnings included, still goes to `process.emitWarning`, which is
+ * restored afterwards.
+ */
+export function withoutSqliteExperimentalWarning<T>(fn: () => T): T {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be restored as the same object; called with `process` as `this`
+  const original = process.emitWarning;
+  const filtered = function (warning: string | Error, ...rest: unknown[]): void {
+    if (isSqliteExperimentalWarning(warning, rest[0])) return;
+    (original as (...args: unknown[]) => void).call(process, warning, ...rest);
+  } as typeof process.emitWarning;
+  process.emitWarning = filtered;
+  try {
+    return fn();
+  } finally {
+    // Restore only if nobody replaced it meanwhile.
+    if (process.emitWarning === filtered) process.emitWarning = original;
+  }
+}
+
+/** True for node:sqlite's "SQLite is an experimental feature" warning and nothing else. */
+export function isSqliteExperimentalWarning(warning: unknown, typeOrOptions: unknown): boolean {
+  const message = warning instanceof Error ? warning.message : String(warning);
+  const type =
+    warning instanceof Error
+      ? warning.name
+      : typeof typeOrOptions === 'string'
+        ? typeOrOptions
+        : typeof typeOrOptions === 'object' && typeOrOptions !== null && 'type' in typeOrOptions
+          ? String(typeOrOptions.type)
+          : '';
+  return type === 'ExperimentalWarning' && /\bSQLite\b/i.test(message);
+}
+
+/** node:sqlite binds only null, numbers, bigints, strings and bytes. */
+function bindable(value: unknown): SQLInputValue {
+  if (value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value instanceof Date) return value.toISOString();
+  return value as SQLInputValue;
+}
+
+class NodeSqliteStatement implements SqliteStatement {
+  readonly reader: boolean;
+  readonly #stmt: StatementSync;
+
+  constructor(stmt: StatementSync) {
+    this.#stmt = stmt;
+    // A statement that yields columns (SELECT, … RETURNING, some PRAGMAs) is read with all().
+    this.reader = stmt.columns().length > 0;
+  }
+
+  all(parameters: ReadonlyArray<unknown>): unknown[] {
+    return this.#stmt.all(...parameters.map(bindable));
+  }
+
+  run(parameters: ReadonlyArray<unknown>): { changes: number | bigint; lastInsertRowid: number | bigint } {
+    return this.#stmt.run(...parameters.map(bindable));
+  }
+
+  iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
+    return this.#stmt.iterate(...parameters.map(bindable));
+  }
+}
+
+/** `DatabaseSync` as the `SqliteDatabase` Kysely's dialect expects. */
+export class NodeSqliteDatabase implements SqliteDatabase {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  prepare(sql: string): SqliteStatement {
+    return new NodeSqliteStatement(this.#db.prepare(sql));
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+/** Kysely's SQLite driver with `BEGIN IMMEDIATE` transactions. */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+/** Kysely's `SqliteDialect`, driving {@link ImmediateSqliteDriver}. */
+export class NodeSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+/** An opened embedded store: the Kysely dialect and where the file is. */
+export interface OpenedSqlite {
+  readonly dialect: NodeSqliteDialect;
+  readonly path: string;
+}
+
+/**
+ * Open (creating if needed) `<dataDir>/gateway.db` with the pragmas above. The data dir is
+ * created 0700 when missing; the file is made 0600 before WAL files exist (SQLite gives them
+ * the database file's mode).
+ */
+export function openSqlite(dataDir: string): OpenedSqlite {
+  const { DatabaseSync: Database } = loadNodeSqlite();
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, SQLITE_FILE_NAME);
+  const db = new Database(path, { timeout: SQLITE_BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true });
+  try {
+    chmodSync(path, 0o600);
+    db.exec(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA foreign_keys = ON');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return { dialect: new NodeSqliteDialect({ database: new NodeSqliteDatabase(db) }), path };
+}

@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { AdminClient, readAdminTokenFile } from '@mosaic/federation-core/admin-client';
+import { generateMasterSecret } from '@mosaic/federation-core';
+import { startGateway, type RunningGateway } from '../gateway.js';
+
+export interface TestGateway {
+  gateway: RunningGateway;
+  admin: AdminClient;
+  dataDir: string;
+  /** Environment the gateway was started with (its own XDG dirs). */
+  env: NodeJS.ProcessEnv;
+  restart(): Promise<TestGateway>;
+  stop(): Promise<void>;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+
+/** Start a gateway in this process on free loopback ports, with its own data and config dirs. */
+export async function startTestGateway(
+  options: { name?: string; databaseUrl?: string; dataDir?: string; env?: NodeJS.ProcessEnv; publicUrl?: string } = {},
+): Promise<TestGateway> {
+  const home = mkdtempSync(join(tmpdir(), 'mosaic-gw-'));
+  const dataDir = options.dataDir ?? join(home, 'data');
+  const env: NodeJS.ProcessEnv = options.env ?? {
+    XDG_CONFIG_HOME: join(home, 'config'),
+    XDG_DATA_HOME: join(home, 'share'),
+    ...(options.databaseUrl ? { MOSAIC_SECRET: generateMasterSecret() } : {}),
+  };
+  cleanups.push(() => rmSync(home, { recursive: true, force: true }));
+  const launch = async (): Promise<TestGateway> => {
+    const gateway = await startGateway({
+      version: '0.0.0-test',
+      logger: pino({ level: 'silent' }),
+      name: options.name ?? 'work',
+      dataDir,
+      federationPort: 0,
+      adminPort: 0,
+      env,
+      ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+      ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    });
+    let stopped = false;
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      await gateway.close();
+    };
+    cleanups.push(stop);
+    return {
+      gateway,
+      admin: new AdminClient({ baseUrl: gateway.adminUrl, token: readAdminTokenFile(dataDir) ?? undefined }),
+      dataDir,
+      env,
+      stop,
+      restart: async () => {
+        await stop();
+        return launch();
+      },
+    };
+  };
+  return launch();
+}
+
+/** Stop every gateway and remove every temp dir this file started (call in afterAll). */
+export async function cleanupTestGateways(): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) await c();
+}
