@@ -48,7 +48,7 @@ describeEachEngine('admin API', (engine) => {
 
   beforeAll(async () => {
     work = await startTestGateway({ name: 'work', ...(await engine.location()) });
-    await work.admin.seed(SEED as never);
+    await work.admin.seed(SEED);
   });
 
   it('grant edit takes effect at once and bumps nothing else; an invalid edit is 400 with the path and changes nothing', async () => {
@@ -84,7 +84,7 @@ describeEachEngine('admin API', (engine) => {
   });
 
   it("deleting a user revokes every grant whose subject they were, closes nothing else, and republishes the CRL", async () => {
-    await work.admin.seed({ users: [{ id: 'carol', name: 'Carol' }] } as never);
+    await work.admin.seed({ users: [{ id: 'carol', name: 'Carol' }] });
     const grant = await work.admin.createGrant({ subjectUserId: 'carol', peerName: 'home', scope: SCOPE } as never);
     expect(await enroll(work, (await work.admin.createToken(grant.id)).enrollmentUrl)).toBe(200);
     const serial = (await work.admin.getGrant(grant.id)).certSerial!;
@@ -118,7 +118,8 @@ describeEachEngine('admin API', (engine) => {
     expect(status).toMatchObject({ name: 'work', storage: { engine: engine.name }, ca: { mode: 'embedded', caPin: work.gateway.ca.caPin } });
     const doctor = await work.admin.doctor();
     expect(doctor.status).toBe('green');
-    expect(doctor.checks.map((c) => c.id)).toEqual(['storage.reachable', 'storage.migrations', 'ca.key_sealed', 'ca.root_expiry', 'crl.fresh']);
+    expect(doctor.checks.map((c) => c.id)).toEqual(['storage.reachable', 'storage.migrations', 'ca.key_sealed', 'ca.root_expiry', 'tls.server_cert_expiry', 'crl.fresh']);
+    expect(doctor.checks.every((c) => c.status === 'green' && c.remediation === null)).toBe(true);
     const metrics = await work.admin.metrics();
     expect(metrics).toMatch(/^mosaic_grants\{status="revoked"\} [1-9]/m);
     expect(metrics).toMatch(/^mosaic_federation_requests_total\{outcome="allowed",verb="enroll"\} [1-9]/m);
@@ -157,7 +158,7 @@ it('request logs never carry the enrollment token, an admin token, or a key', as
     const { readAdminTokenFile } = await import('@mosaic/federation-core/admin-client');
     const adminToken = readAdminTokenFile(join(home, 'data'))!;
     const admin = new AdminClient({ baseUrl: gateway.adminUrl, token: adminToken });
-    await admin.seed(SEED as never);
+    await admin.seed(SEED);
     const grant = await admin.createGrant({ subjectUserId: 'alice', peerName: 'home', scope: SCOPE } as never);
     const { enrollmentUrl, token } = await admin.createToken(grant.id);
     const agent = new Agent({ connect: { ca: gateway.ca.caCertPem } });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createCsr, decodeMosaicIdentity, generateKeyPair, spkiPin, verifyClientCertificate } from '@mosaic/federation-core';
+import { createCsr, decodeMosaicIdentity, exportPrivateKeyPem, generateKeyPair, spkiPin, verifyClientCertificate } from '@mosaic/federation-core';
 import type { AdminApiError } from '@mosaic/federation-core/admin-client';
 import { describeEachEngine } from './test-support/engines.js';
 import { cleanupTestGateways, startTestGateway, type TestGateway } from './test-support/gateway.js';
@@ -208,6 +208,33 @@ describeEachEngine('gateway: grants and enrollment', (engine) => {
     work = await work.restart();
   });
 
+  it('a certificate from another CA, or a revoked serial, is closed after the handshake even on public routes', async () => {
+    const keys = await generateKeyPair({ extractable: true });
+    const grant = await work.admin.createGrant({ subjectUserId: 'alice', peerName: 'home', scope: SCOPE } as never);
+    const res = await redeem(work, tokenOf((await work.admin.createToken(grant.id)).enrollmentUrl), { csrPem: await createCsr({ keys }) });
+    const keyPem = await exportPrivateKeyPem(keys.privateKey);
+    const getCa = async (certPem: string, key: string) => {
+      const agent = new Agent({ connect: { ca: work.gateway.ca.caCertPem, cert: certPem, key, servername: 'localhost', maxCachedSessions: 0 } });
+      try {
+        const r = await request(`${work.gateway.federationUrl.replace('127.0.0.1', 'localhost')}/api/federation/v1/ca`, { dispatcher: agent });
+        await r.body.dump();
+        return r.statusCode;
+      } catch (err) {
+        return (err as { code?: string }).code ?? 'error';
+      } finally {
+        await agent.close();
+      }
+    };
+    expect(await getCa(res.body.certPem!, keyPem)).toBe(200);
+    const { makeTestCa, makeClientCert } = await import('@mosaic/federation-core/test-support/pki');
+    const foreign = await makeClientCert(await makeTestCa({ commonName: 'impostor' }), { grantId: grant.id, subjectUserId: 'alice' });
+    expect(await getCa(foreign.certPem, foreign.keyPem)).toMatch(/UND_ERR_SOCKET|ECONNRESET/);
+    await work.admin.revokeGrant(grant.id, 'test');
+    expect(await getCa(res.body.certPem!, keyPem)).toMatch(/UND_ERR_SOCKET|ECONNRESET/);
+    expect(work.gateway.federation.refused.untrusted).toBeGreaterThanOrEqual(1);
+    expect(work.gateway.federation.refused.revoked).toBeGreaterThanOrEqual(1);
+  });
+
   it('keeps every grant and certificate across a restart, with the same CA', async () => {
     const pin = work.gateway.ca.caPin;
     const before = (await work.admin.listGrants()).items;
@@ -243,6 +270,9 @@ describeEachEngine('gateway: peer add between two gateways', (engine) => {
     const stored = await home.gateway.storage.peers.get('work');
     expect(stored!.sealedKey).not.toContain('PRIVATE KEY');
     expect((await home.admin.listPeers()).items.map((p) => p.name)).toEqual(['work']);
+    // a restart of home keeps the peer
+    home = await home.restart();
+    expect(await home.admin.getPeer('work')).toEqual(peer);
   });
 
   it('a wrong pin stores nothing and leaves the token unspent', async () => {

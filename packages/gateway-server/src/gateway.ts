@@ -144,7 +144,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       routes: (app) => registerPublicRoutes(app, { ca, grants, metrics }),
     });
     revocation.attach(federation.sockets);
-    const renewal = ca.scheduleServerCertRenewal((cert) => federation.setServerCertificate(cert.certPem, cert.keyPem), {
+    let serverNotAfter = serverCert.notAfter;
+    const renewal = ca.scheduleServerCertRenewal((cert) => {
+      federation.setServerCertificate(cert.certPem, cert.keyPem);
+      serverNotAfter = cert.notAfter;
+      logger.info({ notAfter: cert.notAfter.toISOString() }, 'federation server certificate renewed');
+    }, {
       onError: (err) => logger.error({ err: (err as Error).message }, 'server certificate renewal failed'),
     });
     undo.push(() => renewal.stop());
@@ -179,6 +184,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           federation,
           reloadTokens,
           publicUrl: () => publicUrl,
+          serverCertNotAfter: () => serverNotAfter,
           secretSource: secret.source,
         }),
     });

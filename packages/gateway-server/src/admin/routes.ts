@@ -32,6 +32,8 @@ export interface AdminRouteDeps {
   federation: FederationListener;
   reloadTokens: () => Promise<void>;
   publicUrl: () => string;
+  /** When the federation listener's current server certificate expires. */
+  serverCertNotAfter: () => Date;
   secretSource: MasterSecretSource;
 }
 
@@ -93,6 +95,13 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       rootLeft < 30 * DAY ? 'red' : rootLeft < 365 * DAY ? 'yellow' : 'green',
       `the CA root expires ${ca.rootNotAfter.toISOString().slice(0, 10)}`,
       rootLeft < 365 * DAY ? 'plan a CA rotation (see docs/runbook.md)' : null,
+    );
+    const serverLeft = deps.serverCertNotAfter().getTime() - Date.now();
+    add(
+      'tls.server_cert_expiry',
+      serverLeft < 3 * DAY ? 'red' : serverLeft < 20 * DAY ? 'yellow' : 'green',
+      `the federation server certificate expires ${deps.serverCertNotAfter().toISOString().slice(0, 10)} (in ${Math.max(0, Math.floor(serverLeft / DAY))}d)`,
+      serverLeft < 20 * DAY ? 'it is renewed at 2/3 of its life; if that keeps failing, check the logs and restart the gateway' : null,
     );
     try {
       const crl = await ca.crlStatus();
