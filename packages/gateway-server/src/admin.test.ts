@@ -115,7 +115,7 @@ describeEachEngine('admin API', (engine) => {
 
   it('status, doctor and metrics answer with what they promise', async () => {
     const status = await work.admin.status();
-    expect(status).toMatchObject({ name: 'work', storage: { engine: engine.name }, ca: { mode: 'embedded', caPin: work.gateway.ca.caPin } });
+    expect(status).toMatchObject({ name: 'work', adminUrl: work.gateway.adminUrl, federationUrl: work.gateway.publicUrl, storage: { engine: engine.name }, ca: { mode: 'embedded', caPin: work.gateway.ca.caPin } });
     const doctor = await work.admin.doctor();
     expect(doctor.status).toBe('green');
     expect(doctor.checks.map((c) => c.id)).toEqual(['storage.reachable', 'storage.migrations', 'ca.key_sealed', 'ca.root_expiry', 'tls.server_cert_expiry', 'crl.fresh']);

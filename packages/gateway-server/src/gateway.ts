@@ -158,6 +158,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const federationUrl = `https://${bracket(isWildcard(config.federationHost) ? serverHost : config.federationHost)}:${fedAddr.port}`;
     if (publicUrl === '') publicUrl = federationUrl;
 
+    let adminUrl = '';
     // last_used_at, written at most once a minute per token: never a write on every request
     const touched = new Map<string, number>();
     const admin = await buildAdminApp({
@@ -184,6 +185,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           federation,
           reloadTokens,
           publicUrl: () => publicUrl,
+          adminUrl: () => adminUrl,
           serverCertNotAfter: () => serverNotAfter,
           secretSource: secret.source,
         }),
@@ -192,7 +194,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     undo.push(() => admin.close());
     const adminAddr = admin.server.address();
     const adminPort = typeof adminAddr === 'object' && adminAddr !== null ? adminAddr.port : config.adminPort;
-    const adminUrl = `${config.adminTls ? 'https' : 'http'}://${bracket(config.adminHost)}:${adminPort}`;
+    adminUrl = `${config.adminTls ? 'https' : 'http'}://${bracket(config.adminHost)}:${adminPort}`;
 
     writeDiscoveryFile(config.dataDir, { name: config.name, pid: process.pid, adminUrl, federationUrl: publicUrl, version: options.version });
     undo.push(() => removeDiscoveryFile(config.dataDir));

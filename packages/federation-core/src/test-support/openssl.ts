@@ -29,6 +29,11 @@ export function run(command: string, args: readonly string[], options: { cwd?: s
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    // A command that reads no stdin may exit before we finish writing: EPIPE is then expected,
+    // and what counts is its exit code and output.
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin.end(options.input ?? '');
   });
 }

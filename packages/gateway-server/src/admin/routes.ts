@@ -17,6 +17,7 @@ import type { Revocation } from '../services/revocation.js';
 import type { Storage } from '../storage/index.js';
 import { LATEST_SCHEMA_VERSION } from '../storage/index.js';
 import { actorOf } from './app.js';
+import { auditActor } from '../services/audit.js';
 import { generateAdminToken, hashToken } from './auth.js';
 
 export interface AdminRouteDeps {
@@ -32,6 +33,8 @@ export interface AdminRouteDeps {
   federation: FederationListener;
   reloadTokens: () => Promise<void>;
   publicUrl: () => string;
+  /** The admin API's own URL, once it listens. */
+  adminUrl: () => string;
   /** When the federation listener's current server certificate expires. */
   serverCertNotAfter: () => Date;
   secretSource: MasterSecretSource;
@@ -65,7 +68,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       version: deps.version,
       startedAt,
       federationUrl: deps.publicUrl(),
-      adminUrl: `http://${app.server.address() && typeof app.server.address() === 'object' ? `127.0.0.1:${(app.server.address() as { port: number }).port}` : ''}`,
+      adminUrl: deps.adminUrl(),
       storage: { engine: storage.engine, location: storage.describe() },
       ca: { mode: 'embedded', caPin: ca.caPin, notAfter: ca.rootNotAfter.toISOString() },
       counts: { grants: grantCounts, peers: peerCounts },
@@ -116,7 +119,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
   // ── directory ──────────────────────────────────────────────────────────────
   app.post('/api/admin/seed', async (req) => {
     const result = await storage.directory.applySeed(req.body);
-    await audit.record({ ...base(req), verb: 'admin.seed', outcome: 'allowed', statusCode: 200 });
+    await audit.record({ ...auditActor(actorOf(req)), verb: 'admin.seed', outcome: 'allowed', statusCode: 200 });
     return result;
   });
 
@@ -125,7 +128,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     const { revokedGrantIds, serials } = await storage.transaction(async (tx) => {
       const deleted = await tx.directory.deleteUser(id);
       const s = await grants.revokeMany(tx, deleted.grantIds, `subject user ${id} was removed`);
-      await audit.record({ ...base(req), verb: 'admin.user.remove', outcome: 'allowed', statusCode: 200, subjectUserId: id }, tx);
+      await audit.record({ ...auditActor(actorOf(req)), verb: 'admin.user.remove', outcome: 'allowed', statusCode: 200, subjectUserId: id }, tx);
       return { revokedGrantIds: deleted.grantIds, serials: s };
     });
     revocation.applied(serials);
@@ -137,7 +140,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     const { team, user } = req.params;
     await storage.transaction(async (tx) => {
       await tx.directory.removeMembership(team, user);
-      await audit.record({ ...base(req), verb: 'admin.team.remove_member', outcome: 'allowed', statusCode: 200, subjectUserId: user }, tx);
+      await audit.record({ ...auditActor(actorOf(req)), verb: 'admin.team.remove_member', outcome: 'allowed', statusCode: 200, subjectUserId: user }, tx);
     });
     return { teamId: team, userId: user };
   });
@@ -148,7 +151,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     const token = generateAdminToken();
     const record = await storage.transaction(async (tx) => {
       const created = await tx.adminTokens.create({ name, tokenHash: hashToken(token) });
-      await audit.record({ ...base(req), verb: 'admin.token.create', outcome: 'allowed', statusCode: 201 }, tx);
+      await audit.record({ ...auditActor(actorOf(req)), verb: 'admin.token.create', outcome: 'allowed', statusCode: 201 }, tx);
       return created;
     });
     await deps.reloadTokens();
@@ -162,7 +165,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     if (name === req.adminTokenName) throw codedError('VALIDATION_FAILED', 'an admin token cannot revoke itself', { remediation: 'use another admin token' });
     await storage.transaction(async (tx) => {
       await tx.adminTokens.revoke(name);
-      await audit.record({ ...base(req), verb: 'admin.token.revoke', outcome: 'allowed', statusCode: 200 }, tx);
+      await audit.record({ ...auditActor(actorOf(req)), verb: 'admin.token.revoke', outcome: 'allowed', statusCode: 200 }, tx);
     });
     await deps.reloadTokens();
     return { revoked: name };
@@ -182,9 +185,4 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
   app.get('/api/admin/peers', async () => peers.list());
   app.get<{ Params: { name: string } }>('/api/admin/peers/:name', async (req) => peers.get(req.params.name));
   app.delete<{ Params: { name: string } }>('/api/admin/peers/:name', async (req) => peers.remove(req.params.name, actorOf(req)));
-
-  function base(req: Parameters<typeof actorOf>[0]) {
-    const a = actorOf(req);
-    return { requestId: a.requestId, callerRequestId: a.callerRequestId ?? null, traceId: a.traceId ?? null, adminTokenName: a.adminTokenName ?? null };
-  }
 }

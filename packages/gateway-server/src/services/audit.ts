@@ -67,3 +67,13 @@ export class AuditWriter {
     return row;
   }
 }
+
+/** The audit fields that say who asked: our request id, the caller's ids, the admin token's name. */
+export function auditActor(actor: { requestId: string; callerRequestId?: string | null; traceId?: string | null; adminTokenName?: string | null }) {
+  return {
+    requestId: actor.requestId,
+    callerRequestId: actor.callerRequestId ?? null,
+    traceId: actor.traceId ?? null,
+    adminTokenName: actor.adminTokenName ?? null,
+  };
+}

@@ -16,7 +16,7 @@ import {
 } from '@mosaic/federation-core';
 import type { EmbeddedCa } from '../ca/index.js';
 import type { GrantRecord, Storage } from '../storage/index.js';
-import type { AuditWriter } from './audit.js';
+import { auditActor, type AuditWriter } from './audit.js';
 import type { Revocation } from './revocation.js';
 
 /** Enrollment tokens live at most 15 minutes (CONTRACT.md). */
@@ -93,7 +93,7 @@ export class GrantService {
         allowSensitive: input.allowSensitive ?? false,
         expiresAt: input.expiresAt ?? null,
       });
-      await audit.record({ ...auditBase(actor), verb: 'admin.grant.create', outcome: 'allowed', statusCode: 201, grantId: grant.id, peer: grant.peerName, subjectUserId: grant.subjectUserId }, tx);
+      await audit.record({ ...auditActor(actor), verb: 'admin.grant.create', outcome: 'allowed', statusCode: 201, grantId: grant.id, peer: grant.peerName, subjectUserId: grant.subjectUserId }, tx);
       return grant;
     });
     return toGrant(record);
@@ -125,7 +125,7 @@ export class GrantService {
     const scope = validateScope(input.scope, { allowSensitive, previous: current.scope });
     const record = await storage.transaction(async (tx) => {
       const updated = await tx.grants.updateScope(current.id, scope, { allowSensitive: allowSensitive || current.allowSensitive });
-      await audit.record({ ...auditBase(actor), verb: 'admin.grant.edit', outcome: 'allowed', statusCode: 200, grantId: current.id, peer: current.peerName, subjectUserId: current.subjectUserId }, tx);
+      await audit.record({ ...auditActor(actor), verb: 'admin.grant.edit', outcome: 'allowed', statusCode: 200, grantId: current.id, peer: current.peerName, subjectUserId: current.subjectUserId }, tx);
       return updated;
     });
     return toGrant(record);
@@ -140,7 +140,7 @@ export class GrantService {
       const revoked = await tx.grants.revoke(current.id, { reason: input.reason ?? null });
       const serialsRevoked = await tx.certs.revokeAllOfGrant(current.id, { reason: 'cessationOfOperation' });
       await tx.tokens.cancelUnused(current.id);
-      await audit.record({ ...auditBase(actor), verb: 'admin.grant.revoke', outcome: 'allowed', statusCode: 200, grantId: current.id, peer: current.peerName, subjectUserId: current.subjectUserId }, tx);
+      await audit.record({ ...auditActor(actor), verb: 'admin.grant.revoke', outcome: 'allowed', statusCode: 200, grantId: current.id, peer: current.peerName, subjectUserId: current.subjectUserId }, tx);
       return { record: revoked, serials: serialsRevoked };
     });
     revocation.applied(serials);
@@ -180,7 +180,7 @@ export class GrantService {
     const expiresAt = new Date(this.now().getTime() + ttl * 1000);
     await storage.transaction(async (tx) => {
       await tx.tokens.create({ grantId: grant.id, tokenHash: sha256Hex(token), expiresAt, reenroll });
-      await audit.record({ ...auditBase(actor), verb: 'admin.grant.token', outcome: 'allowed', statusCode: 201, grantId: grant.id, peer: grant.peerName, subjectUserId: grant.subjectUserId }, tx);
+      await audit.record({ ...auditActor(actor), verb: 'admin.grant.token', outcome: 'allowed', statusCode: 201, grantId: grant.id, peer: grant.peerName, subjectUserId: grant.subjectUserId }, tx);
     });
     return { token, enrollmentUrl: `${this.deps.publicUrl()}${ENROLL_PATH}${token}`, caPin: ca.caPin, expiresAt: expiresAt.toISOString() };
   }
@@ -196,7 +196,7 @@ export class GrantService {
     const started = performance.now();
     const fail = async (status: number, code: Parameters<typeof codedError>[0], message: string, grant: GrantRecord | null, remediation?: string): Promise<never> => {
       await audit.record({
-        ...auditBase(actor),
+        ...auditActor(actor),
         verb: 'enroll',
         outcome: status >= 500 ? 'error' : 'denied',
         statusCode: status,
@@ -257,7 +257,7 @@ export class GrantService {
       const revoked = grant.status === 'active' ? await tx.certs.revokeAllExcept(grant.id, issued.serialHex, { reason: 'superseded' }) : [];
       await tx.grants.activate(grant.id, issued.serialHex);
       await audit.record(
-        { ...auditBase(actor), verb: 'enroll', outcome: 'allowed', statusCode: 200, grantId: grant.id, peer: grant.peerName, subjectUserId: grant.subjectUserId, latencyMs: performance.now() - started },
+        { ...auditActor(actor), verb: 'enroll', outcome: 'allowed', statusCode: 200, grantId: grant.id, peer: grant.peerName, subjectUserId: grant.subjectUserId, latencyMs: performance.now() - started },
         tx,
       );
       return revoked;
@@ -279,13 +279,4 @@ export class GrantService {
     const expired = await this.deps.storage.grants.expireDue(this.now());
     for (const id of expired) this.deps.revocation.grantClosed(id);
   }
-}
-
-function auditBase(actor: Actor) {
-  return {
-    requestId: actor.requestId,
-    callerRequestId: actor.callerRequestId ?? null,
-    traceId: actor.traceId ?? null,
-    adminTokenName: actor.adminTokenName ?? null,
-  };
 }

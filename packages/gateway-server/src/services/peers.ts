@@ -15,7 +15,7 @@ import {
 } from '@mosaic/federation-core';
 import type { PeerRecord, Storage } from '../storage/index.js';
 import type { Actor } from './grants.js';
-import type { AuditWriter } from './audit.js';
+import { auditActor, type AuditWriter } from './audit.js';
 
 const DAY = 86_400_000;
 
@@ -108,7 +108,7 @@ export class PeerService {
         certNotBefore: new Date(cert.validFrom),
         certNotAfter: new Date(enrolled.notAfter),
       });
-      await audit.record({ ...auditBaseOf(actor), verb: 'admin.peer.add', outcome: 'allowed', statusCode: 201, peer: name, grantId: enrolled.grantId, subjectUserId: enrolled.subjectUserId }, tx);
+      await audit.record({ ...auditActor(actor), verb: 'admin.peer.add', outcome: 'allowed', statusCode: 201, peer: name, grantId: enrolled.grantId, subjectUserId: enrolled.subjectUserId }, tx);
       return peer;
     });
     return toPeer(record);
@@ -130,12 +130,8 @@ export class PeerService {
     if (record === null) throw codedError('PEER_NOT_FOUND', `no peer named "${name}"`, { remediation: 'list them with `mosaic federation peer list`' });
     await storage.transaction(async (tx) => {
       await tx.peers.delete(name);
-      await audit.record({ ...auditBaseOf(actor), verb: 'admin.peer.remove', outcome: 'allowed', statusCode: 200, peer: name, grantId: record.grantId, subjectUserId: record.subjectUserId }, tx);
+      await audit.record({ ...auditActor(actor), verb: 'admin.peer.remove', outcome: 'allowed', statusCode: 200, peer: name, grantId: record.grantId, subjectUserId: record.subjectUserId }, tx);
     });
     return { removed: name };
   }
-}
-
-function auditBaseOf(actor: Actor) {
-  return { requestId: actor.requestId, callerRequestId: actor.callerRequestId ?? null, traceId: actor.traceId ?? null, adminTokenName: actor.adminTokenName ?? null };
 }
