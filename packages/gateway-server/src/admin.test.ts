@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +75,26 @@ describeEachEngine('admin API', (engine) => {
         ['admin.grant.revoke', 'root'],
       ]),
     );
+  });
+
+  it('refuses at creation a peer name the CA could not put in a certificate', async () => {
+    for (const peerName of ['x'.repeat(65), 'home\u001b[2J', 'Home Office']) {
+      await expect(work.admin.createGrant({ subjectUserId: 'alice', peerName, scope: SCOPE } as never)).rejects.toMatchObject({ status: 400 });
+    }
+  });
+
+  it('answers only to loopback Host headers (no DNS rebinding)', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      // fetch may not set Host; a plain request can, as a rebinding browser page would send it
+      const req = httpRequest(`${work.gateway.adminUrl}/health`, { headers: { host: 'evil.example:8400' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(421);
+    expect((await fetch(`${work.gateway.adminUrl}/health`)).status).toBe(200);
   });
 
   it('grant ids accept a unique prefix of at least 4 characters', async () => {
@@ -163,7 +184,7 @@ it('request logs never carry the enrollment token, an admin token, or a key', as
     const { enrollmentUrl, token } = await admin.createToken(grant.id);
     const agent = new Agent({ connect: { ca: gateway.ca.caCertPem } });
     // the token in the canonical path and in an odd percent-encoding that still routes to enroll
-    for (const url of [enrollmentUrl, enrollmentUrl.replace('/enroll/', '/enrol%6C/')]) {
+    for (const url of [enrollmentUrl, enrollmentUrl.replace('/enroll/', '/enrol%6C/'), enrollmentUrl.replace('/enroll/', '//Enroll/')]) {
       const res = await request(url.replace('127.0.0.1', 'localhost'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"csrPem":"x"}', dispatcher: agent });
       await res.body.dump();
     }

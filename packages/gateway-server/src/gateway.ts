@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, lstatSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -10,7 +10,7 @@ import { registerAdminRoutes } from './admin/routes.js';
 import { EmbeddedCa } from './ca/index.js';
 import { createCaStateStore } from './ca-store.js';
 import { resolveConfig, type GatewayConfig, type GatewayOptions } from './config.js';
-import { ADMIN_TOKEN_FILE, ensureDir, lockDataDir, removeDiscoveryFile, writeDiscoveryFile, writeFileAtomic } from './data-dir.js';
+import { ADMIN_TOKEN_FILE, ensureDir, lockDataDir, readFileNoFollow, removeDiscoveryFile, writeDiscoveryFile, writeFileAtomic } from './data-dir.js';
 import { FederationListener } from './federation/listener.js';
 import { registerPublicRoutes } from './federation/public-routes.js';
 import { createLogger } from './logging.js';
@@ -111,24 +111,41 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const adminTokenFile = join(config.dataDir, ADMIN_TOKEN_FILE);
     let rootTokenCreated = false;
     const live = await storage.adminTokens.activeHashes();
-    const fileToken = existsSync(adminTokenFile) ? readFileSync(adminTokenFile, 'utf8').trim() : '';
+    const fileToken = readFileNoFollow(adminTokenFile)?.trim() ?? '';
     const rootValid = fileToken !== '' && live.some((t) => t.name === 'root' && t.tokenHash === hashToken(fileToken));
-    if (!rootValid) {
+    const rootExists = live.some((t) => t.name === 'root');
+    // On PostgreSQL, replicas share the tokens but not their data dirs: a replica without the
+    // file must not replace the root token the others use.
+    if (!rootValid && (!rootExists || storage.engine === 'sqlite')) {
       const token = generateAdminToken();
       await storage.transaction(async (tx) => {
-        if (live.some((t) => t.name === 'root')) await tx.adminTokens.revoke('root');
+        if (rootExists) await tx.adminTokens.revoke('root');
         await tx.adminTokens.create({ name: 'root', tokenHash: hashToken(token) });
       });
       writeFileAtomic(adminTokenFile, `${token}\n`, 0o600);
       rootTokenCreated = true;
+    } else if (!rootValid) {
+      logger.warn({ adminTokenFile }, 'no valid root admin token in this data dir; use a token made on another replica (`mosaic gateway admin-token create`)');
+    } else if ((lstatSync(adminTokenFile).mode & 0o077) !== 0) {
+      chmodSync(adminTokenFile, 0o600); // lstat above: a regular file (readFileNoFollow refused a link)
     }
-    chmodSync(adminTokenFile, 0o600);
     const reloadTokens = async () => verifier.load(await storage.adminTokens.activeHashes());
     await reloadTokens();
 
     const metrics = new Metrics();
     const revocation = new Revocation(storage, ca);
     await revocation.load();
+    // Replicas share the store: pick up tokens made or revoked elsewhere within a second.
+    // (A revoke on this process reloads at once.)
+    const sharedStore = storage.engine === 'postgres';
+    if (sharedStore) {
+      const timer = setInterval(() => {
+        reloadTokens().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not reload admin tokens'));
+        revocation.refresh().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not reload revoked serials'));
+      }, 1_000);
+      timer.unref();
+      undo.push(() => clearInterval(timer));
+    }
     const audit = new AuditWriter(storage, logger);
 
     let publicUrl = config.publicUrl?.origin ?? '';
@@ -164,6 +181,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const admin = await buildAdminApp({
       logger: logger.child({ listener: 'admin' }),
       verifier,
+      loopbackOnly: config.adminTls === null,
       onAuthenticated: (tokenName) => {
         const now = Date.now();
         if (now - (touched.get(tokenName) ?? 0) < 60_000) return;

@@ -87,7 +87,12 @@ export function loggablePath(req: FastifyRequest): string {
   } catch {
     // keep the raw path
   }
-  return redactEnrollPath(decoded.replace(/[\p{Cc}]/gu, '?')).slice(0, 200);
+  // Anything that could be a token is cut, whatever path it came in on (`//enroll/`, `Enroll`, …).
+  const redacted = decoded
+    .split('/')
+    .map((segment) => (/^[A-Za-z0-9_-]{32,}$/.test(segment) ? '<redacted>' : segment))
+    .join('/');
+  return redactEnrollPath(redacted.replace(/[\p{Cc}]/gu, '?')).slice(0, 200);
 }
 
 /** Send the error envelope `{"error":{"code","message","requestId",…}}`. */

@@ -25,6 +25,11 @@ export interface AdminAppOptions {
   /** TLS, when the admin API binds beyond loopback. */
   tls?: { certPem: string; keyPem: string } | null;
   routes: (app: FastifyInstance) => void | Promise<void>;
+  /**
+   * Accept only loopback `Host` headers (the admin API listens on loopback): a web page that
+   * rebinds its own DNS name to 127.0.0.1 then gets nothing, not even `/health`.
+   */
+  loopbackOnly?: boolean;
 }
 
 /** Who made an admin request, for audit rows. */
@@ -56,6 +61,11 @@ export async function buildAdminApp(options: AdminAppOptions): Promise<FastifyIn
   installCommonHooks(app);
   app.decorateRequest('adminTokenName', null);
   app.addHook('onRequest', async (req, reply) => {
+    if (options.loopbackOnly === true && !/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?$/i.test(req.headers.host ?? '')) {
+      return sendError(reply, req, 421, 'MISDIRECTED_REQUEST', 'the admin API answers only to loopback host names', {
+        remediation: 'call it as http://127.0.0.1:<port> (or localhost)',
+      });
+    }
     if (req.routeOptions.config.noAuth === true) return;
     const name = options.verifier.verify(req.headers.authorization);
     if (name === null) {

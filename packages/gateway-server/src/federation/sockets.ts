@@ -57,8 +57,8 @@ export class SocketRegistry {
   }
 
   /**
-   * Close a grant's sockets (all of them, or those not carrying `keepSerial`). Sockets with a
-   * request in flight are ended after it; idle ones are destroyed at once.
+   * Close a grant's sockets (all of them, or those not carrying `keepSerial`): the write side
+   * is ended at once (`destroySoon`), so no further request on them reaches a handler.
    */
   closeGrant(grantId: string, options: { keepSerial?: string } = {}): number {
     let closed = 0;

@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   codedError,
+  encodeSubjectUserIdValue,
+  isMosaicError,
+  quoteForDisplay,
   ENROLL_PATH,
   ENROLLMENT_TOKEN_PATTERN,
   parseCsr,
@@ -60,6 +63,29 @@ export function toGrant(record: GrantRecord): Grant {
   };
 }
 
+/** Peer names become the certificate's CN: the gateway-name rule (no spaces, controls or escapes). */
+export const PEER_NAME = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
+
+/**
+ * Refuse, at grant creation, what the CA could never put in a certificate — otherwise every
+ * enrollment would burn its token and fail.
+ */
+function assertIssuable(peerName: string, subjectUserId: string): void {
+  if (!PEER_NAME.test(peerName)) {
+    throw codedError('VALIDATION_FAILED', `peerName ${quoteForDisplay(peerName)} must be 1–64 characters of a-z, 0-9, ".", "_", "-" (it becomes the certificate's CN)`, {
+      details: [{ path: 'peerName', message: 'must be 1–64 characters of a-z, 0-9, ".", "_", "-"' }],
+    });
+  }
+  try {
+    encodeSubjectUserIdValue(subjectUserId);
+  } catch {
+    throw codedError('VALIDATION_FAILED', 'subjectUserId cannot be written into a certificate (at most 256 UTF-8 bytes)', { details: [{ path: 'subjectUserId', message: 'too long for a certificate' }] });
+  }
+}
+
+/** Raised inside the activation transaction to roll it back. */
+class NotEnrollable extends Error {}
+
 function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
@@ -76,6 +102,7 @@ export class GrantService {
     const input = parseOrThrow(createGrantRequestSchema, body, { code: 'VALIDATION_FAILED', what: 'grant' });
     const scope = validateScope(input.scope, { allowSensitive: input.allowSensitive ?? false });
     const { storage, audit } = this.deps;
+    assertIssuable(input.peerName, input.subjectUserId);
     const user = await storage.directory.getUser(input.subjectUserId);
     if (user === null) {
       throw codedError('USER_NOT_FOUND', `no user "${input.subjectUserId}" on this gateway`, {
@@ -225,7 +252,8 @@ export class GrantService {
         case 'used':
           return fail(410, 'TOKEN_USED', 'this enrollment token was already used', null, 'tokens are single use; ask the serving admin for a new one');
         case 'cancelled':
-          return fail(410, 'TOKEN_USED', 'this enrollment token was replaced by a newer one', null, 'use the newest token the serving admin sent');
+          // Same answer as a used token: the caller learns nothing about activity on the grant.
+          return fail(410, 'TOKEN_USED', 'this enrollment token was already used', null, 'tokens are single use; ask the serving admin for a new one');
         case 'expired':
           return fail(410, 'TOKEN_EXPIRED', 'this enrollment token has expired', null, 'tokens live 15 minutes; ask the serving admin for a new one');
       }
@@ -251,17 +279,29 @@ export class GrantService {
     } catch (err) {
       return fail(500, 'INTERNAL', `the certificate could not be issued (${(err as Error).message})`, grant);
     }
-    const revokedSerials = await storage.transaction(async (tx) => {
-      await tx.certs.record({ serial: issued.serialHex, grantId: grant.id, notBefore: issued.notBefore, notAfter: issued.notAfter });
-      // Re-enrollment: every earlier serial of the grant stops working at once.
-      const revoked = grant.status === 'active' ? await tx.certs.revokeAllExcept(grant.id, issued.serialHex, { reason: 'superseded' }) : [];
-      await tx.grants.activate(grant.id, issued.serialHex);
-      await audit.record(
-        { ...auditActor(actor), verb: 'enroll', outcome: 'allowed', statusCode: 200, grantId: grant.id, peer: grant.peerName, subjectUserId: grant.subjectUserId, latencyMs: performance.now() - started },
-        tx,
-      );
-      return revoked;
-    });
+    let revokedSerials: string[];
+    try {
+      revokedSerials = await storage.transaction(async (tx) => {
+        // Re-read inside the transaction: the grant may have been revoked, or enrolled by a
+        // concurrent redeem of another token, since the claim.
+        const current = await tx.grants.get(grant.id);
+        if (current === null || current.status === 'revoked' || current.status === 'expired') throw new NotEnrollable();
+        await tx.certs.record({ serial: issued.serialHex, grantId: grant.id, notBefore: issued.notBefore, notAfter: issued.notAfter });
+        // One live certificate per grant: every other serial of it stops working at once
+        // (re-enrollment, or a concurrent redeem that committed first).
+        const revoked = await tx.certs.revokeAllExcept(grant.id, issued.serialHex, { reason: 'superseded' });
+        await tx.grants.activate(grant.id, issued.serialHex);
+        await audit.record(
+          { ...auditActor(actor), verb: 'enroll', outcome: 'allowed', statusCode: 200, grantId: grant.id, peer: grant.peerName, subjectUserId: grant.subjectUserId, latencyMs: performance.now() - started },
+          tx,
+        );
+        return revoked;
+      });
+    } catch (err) {
+      // Nothing about the grant goes back to an anonymous caller; the row says what happened.
+      if (err instanceof NotEnrollable || isMosaicError(err)) return fail(409, 'GRANT_NOT_ENROLLABLE', 'the grant behind this token can no longer be enrolled', grant);
+      return fail(500, 'INTERNAL', 'the enrollment could not be completed', grant);
+    }
     revocation.applied(revokedSerials);
     return {
       certPem: issued.certPem,

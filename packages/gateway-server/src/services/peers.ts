@@ -1,5 +1,6 @@
 import {
   codedError,
+  quoteForDisplay,
   createCsr,
   enrollWithPin,
   exportPrivateKeyPem,
@@ -14,7 +15,7 @@ import {
   type SealKey,
 } from '@mosaic/federation-core';
 import type { PeerRecord, Storage } from '../storage/index.js';
-import type { Actor } from './grants.js';
+import { PEER_NAME, type Actor } from './grants.js';
 import { auditActor, type AuditWriter } from './audit.js';
 
 const DAY = 86_400_000;
@@ -77,15 +78,26 @@ export class PeerService {
   async add(body: unknown, actor: Actor): Promise<Peer> {
     const input = parseOrThrow(addPeerRequestSchema, body, { code: 'VALIDATION_FAILED', what: 'peer' });
     const { storage, sealKey, audit } = this.deps;
+    if (input.name !== undefined && !PEER_NAME.test(input.name)) {
+      throw codedError('VALIDATION_FAILED', `peer name ${quoteForDisplay(input.name)} must be 1–64 characters of a-z, 0-9, ".", "_", "-"`, {
+        details: [{ path: 'name', message: 'must be 1–64 characters of a-z, 0-9, ".", "_", "-"' }],
+      });
+    }
     if (input.name !== undefined && (await storage.peers.get(input.name)) !== null) {
-      throw codedError('PEER_EXISTS', `a peer named "${input.name}" exists already`, { remediation: `pick another --name, or remove it first: mosaic federation peer remove ${input.name}` });
+      throw codedError('PEER_EXISTS', `a peer named ${quoteForDisplay(input.name)} exists already`, { remediation: `pick another --name, or remove it first: mosaic federation peer remove ${input.name}` });
     }
     const keys = await generateKeyPair({ extractable: true });
     const csrPem = await createCsr({ keys });
     const enrolled = await enrollWithPin(input.enrollmentUrl, input.caPin, csrPem);
-    const name = input.name ?? enrolled.serverName;
+    // The serving side chose serverName: it becomes our name for the peer only if it is a clean name.
+    const name = input.name ?? (PEER_NAME.test(enrolled.serverName) ? enrolled.serverName : null);
+    if (name === null) {
+      throw codedError('VALIDATION_FAILED', 'the serving gateway\'s name cannot be used as a peer name; the token was spent', {
+        remediation: 'ask for a new token and pass --name',
+      });
+    }
     if (input.name === undefined && (await storage.peers.get(name)) !== null) {
-      throw codedError('PEER_EXISTS', `a peer named "${name}" exists already; the token was spent`, {
+      throw codedError('PEER_EXISTS', `a peer named ${quoteForDisplay(name)} exists already; the token was spent`, {
         remediation: 'ask the serving admin for a new token and pass --name with a name not in use',
       });
     }
@@ -120,14 +132,14 @@ export class PeerService {
 
   async get(name: string): Promise<Peer> {
     const record = await this.deps.storage.peers.get(name);
-    if (record === null) throw codedError('PEER_NOT_FOUND', `no peer named "${name}"`, { remediation: 'list them with `mosaic federation peer list`' });
+    if (record === null) throw codedError('PEER_NOT_FOUND', `no peer named ${quoteForDisplay(name)}`, { remediation: 'list them with `mosaic federation peer list`' });
     return toPeer(record);
   }
 
   async remove(name: string, actor: Actor): Promise<{ removed: string }> {
     const { storage, audit } = this.deps;
     const record = await storage.peers.get(name);
-    if (record === null) throw codedError('PEER_NOT_FOUND', `no peer named "${name}"`, { remediation: 'list them with `mosaic federation peer list`' });
+    if (record === null) throw codedError('PEER_NOT_FOUND', `no peer named ${quoteForDisplay(name)}`, { remediation: 'list them with `mosaic federation peer list`' });
     await storage.transaction(async (tx) => {
       await tx.peers.delete(name);
       await audit.record({ ...auditActor(actor), verb: 'admin.peer.remove', outcome: 'allowed', statusCode: 200, peer: name, grantId: record.grantId, subjectUserId: record.subjectUserId }, tx);

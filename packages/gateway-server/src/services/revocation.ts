@@ -21,6 +21,17 @@ export class Revocation {
     this.revoked = await this.storage.certs.revokedSerials();
   }
 
+  /**
+   * Re-read the revoked serials (replicas sharing a store): serials revoked elsewhere are
+   * refused from now on and their sockets here are closed.
+   */
+  async refresh(): Promise<void> {
+    const now = await this.storage.certs.revokedSerials();
+    const added = [...now].filter((s) => !this.revoked.has(s));
+    this.revoked = now;
+    if (added.length > 0) this.sockets?.closeSerials(new Set(added));
+  }
+
   /** The listener's socket registry, once it exists. */
   attach(sockets: SocketRegistry): void {
     this.sockets = sockets;
