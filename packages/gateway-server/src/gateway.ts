@@ -16,6 +16,7 @@ import { registerPublicRoutes } from './federation/public-routes.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics.js';
 import { checkDataDirPermissions, resolveMasterSecret, type ResolvedMasterSecret } from './secrets/index.js';
+import { openAuditPipeline } from './audit/index.js';
 import { AuditWriter } from './services/audit.js';
 import { GrantService } from './services/grants.js';
 import { PeerService } from './services/peers.js';
@@ -146,7 +147,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       timer.unref();
       undo.push(() => clearInterval(timer));
     }
-    const audit = new AuditWriter(storage, logger);
+    // The durable audit spool: every audited decision is in it before the answer leaves.
+    const auditPipeline = openAuditPipeline({ dataDir: config.dataDir, storage, logger: logger.child({ component: 'audit' }) });
+    undo.push(() => auditPipeline.close());
+    const audit = new AuditWriter(auditPipeline.spool, logger);
 
     let publicUrl = config.publicUrl?.origin ?? '';
     const grants = new GrantService({ storage, ca, revocation, audit, name: config.name, publicUrl: () => publicUrl });
@@ -201,6 +205,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           audit,
           metrics,
           federation,
+          auditPipeline,
           reloadTokens,
           publicUrl: () => publicUrl,
           adminUrl: () => adminUrl,

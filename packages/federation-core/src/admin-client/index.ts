@@ -102,6 +102,12 @@ export interface AuditStreamOptions {
   onConnect?: () => void;
 }
 
+/** `GET /api/admin/audit/verify`. */
+export interface AuditVerifyReport {
+  ok: boolean;
+  spools: Array<{ spool: string | null; rows: number; chained: boolean; firstBreak?: { id: string; reason: 'missing' | 'edited' } }>;
+}
+
 export interface AdminTokenInfo {
   name: string;
   createdAt: string;
@@ -226,6 +232,11 @@ export class AdminClient {
   // ── audit ────────────────────────────────────────────────────────────────
   audit(filter: AuditFilter = {}): Promise<ListOf<AuditRow>> {
     return this.json('GET', '/api/admin/audit', undefined, { ...filter });
+  }
+
+  /** Walk the audit hash chains in the store: `ok`, and per spool where the first break is. */
+  auditVerify(): Promise<AuditVerifyReport> {
+    return this.json('GET', '/api/admin/audit/verify');
   }
 
   /**

@@ -16,6 +16,7 @@ import type { PeerService } from '../services/peers.js';
 import type { Revocation } from '../services/revocation.js';
 import type { Storage } from '../storage/index.js';
 import { LATEST_SCHEMA_VERSION } from '../storage/index.js';
+import { registerAuditRoutes, type AuditPipeline } from '../audit/index.js';
 import { actorOf } from './app.js';
 import { auditActor } from '../services/audit.js';
 import { generateAdminToken, hashToken } from './auth.js';
@@ -31,6 +32,7 @@ export interface AdminRouteDeps {
   audit: AuditWriter;
   metrics: Metrics;
   federation: FederationListener;
+  auditPipeline: AuditPipeline;
   reloadTokens: () => Promise<void>;
   publicUrl: () => string;
   /** The admin API's own URL, once it listens. */
@@ -56,7 +58,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       { name: 'mosaic_peers', help: 'Outbound peers by state.', values: Object.entries(peerCounts).map(([state, value]) => ({ labels: { state }, value })) },
       { name: 'mosaic_federation_open_peer_sockets', help: 'Open mTLS sockets of enrolled peers.', values: [{ labels: {}, value: deps.federation.sockets.openPeerSockets }] },
       { name: 'mosaic_revoked_serials', help: 'Serials refused at the handshake.', values: [{ labels: {}, value: revocation.size }] },
-      { name: 'mosaic_audit_spool_backlog', help: 'Audit rows in the local spool not yet shipped.', values: [{ labels: {}, value: 0 }] },
+      { name: 'mosaic_audit_spool_backlog', help: 'Audit rows in the local spool not yet shipped.', values: [{ labels: {}, value: deps.auditPipeline.spool.backlog() }] },
+      { name: 'mosaic_audit_spool_append_failures', help: 'Audit appends refused since start (answered 503).', values: [{ labels: {}, value: deps.auditPipeline.spool.status().appendFailures }] },
     ]);
     return reply.type('text/plain; version=0.0.4').send(text);
   });
@@ -72,7 +75,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       storage: { engine: storage.engine, location: storage.describe() },
       ca: { mode: 'embedded', caPin: ca.caPin, notAfter: ca.rootNotAfter.toISOString() },
       counts: { grants: grantCounts, peers: peerCounts },
-      audit: { spoolBacklog: 0, unavailableRefusals: [...metrics.auditUnavailable.values.values()].reduce((a, b) => a + b, 0) },
+      audit: { spoolBacklog: deps.auditPipeline.spool.backlog(), unavailableRefusals: deps.auditPipeline.spool.status().appendFailures },
     };
   });
 
@@ -112,9 +115,22 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     } catch (err) {
       add('crl.fresh', 'red', `the CRL could not be built: ${(err as Error).message}`, 'check the store and the logs');
     }
+    const spool = deps.auditPipeline.spool.status();
+    add(
+      'audit.spool',
+      !spool.available || spool.appendFailures > 0 ? 'red' : spool.backlog > 10_000 ? 'yellow' : 'green',
+      !spool.available
+        ? `the audit spool cannot be written (${spool.lastError ?? 'unknown error'}): federation requests are refused with 503`
+        : spool.appendFailures > 0
+          ? `${spool.appendFailures} requests were refused because the audit spool could not be written${spool.lastError ? ` (${spool.lastError})` : ''}`
+          : `${spool.backlog} rows waiting to ship`,
+      !spool.available || spool.appendFailures > 0 ? 'check the disk under the data dir (space, permissions), then restart the gateway' : spool.backlog > 10_000 ? 'the main store is slow or down: check storage.reachable' : null,
+    );
     const worst = checks.some((c) => c.status === 'red') ? 'red' : checks.some((c) => c.status === 'yellow') ? 'yellow' : 'green';
     return { status: worst, checks };
   });
+
+  registerAuditRoutes(app, { storage, spool: deps.auditPipeline.spool, tail: deps.auditPipeline.tail });
 
   // ── directory ──────────────────────────────────────────────────────────────
   app.post('/api/admin/seed', async (req) => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditRow } from '@mosaic/federation-core';
 import type { Logger } from 'pino';
-import type { Storage } from '../storage/index.js';
+import type { AuditSpool } from '../audit/index.js';
 
 /** An audit row as a caller describes it; ids, time and defaults are filled in here. */
 export type AuditEntry = Partial<Omit<AuditRow, 'verb' | 'outcome' | 'statusCode' | 'requestId'>> &
@@ -24,47 +24,40 @@ export function auditRowId(now = Date.now()): string {
 }
 
 /**
- * Writes admin mutations and enrollments to the audit log. (The federation verbs' durable
- * spool, hash chain and shipper arrive with the serving side; this writer goes straight to
- * the store, in the caller's transaction when given one.)
+ * Writes admin mutations and enrollments to the durable audit spool (chained, shipped to the
+ * main store by the shipper). The row is durable before the caller answers; when the spool
+ * cannot be written the caller fails with 503 AUDIT_UNAVAILABLE rather than act unaudited.
  */
 export class AuditWriter {
   constructor(
-    private readonly storage: Storage,
+    private readonly spool: AuditSpool,
     private readonly logger: Logger,
   ) {}
 
-  row(entry: AuditEntry): AuditRow {
-    const at = new Date();
-    return {
-      id: auditRowId(at.getTime()),
-      at: at.toISOString(),
-      callerRequestId: null,
-      traceId: null,
-      grantId: null,
-      peer: null,
-      subjectUserId: null,
-      adminTokenName: null,
-      resource: null,
-      queryHash: null,
-      rowsOut: 0,
-      bytesOut: 0,
-      latencyMs: 0,
-      prevHash: null,
-      ...entry,
-    };
-  }
-
-  /** Append one row; a failure is logged loudly and rethrown (an admin action must not go unaudited). */
-  async record(entry: AuditEntry, repos: Pick<Storage, 'audit'> = this.storage): Promise<AuditRow> {
-    const row = this.row(entry);
+  /**
+   * Append one row. Called inside the mutation's transaction, just before it commits, so a
+   * mutation whose row could not be written is rolled back.
+   */
+  async record(entry: AuditEntry, _tx?: unknown): Promise<void> {
     try {
-      await repos.audit.append(row);
+      await this.spool.append({
+        callerRequestId: null,
+        traceId: null,
+        grantId: null,
+        peer: null,
+        subjectUserId: null,
+        adminTokenName: null,
+        resource: null,
+        queryHash: null,
+        rowsOut: 0,
+        bytesOut: 0,
+        latencyMs: 0,
+        ...entry,
+      });
     } catch (err) {
-      this.logger.error({ err: (err as Error).message, verb: row.verb }, 'audit write failed');
+      this.logger.error({ err: (err as Error).message, verb: entry.verb }, 'audit write failed');
       throw err;
     }
-    return row;
   }
 }
 
