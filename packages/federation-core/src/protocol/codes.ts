@@ -309,3 +309,27 @@ export function codedError(code: ErrorCode, message: string = ERROR_CODES[code].
   const Cls = errorClassFor(code);
   return options === undefined ? new Cls(message) : new Cls(message, options);
 }
+
+/** `docs/errors.md`, rendered from {@link ERROR_CODES} so the page cannot drift from the code. */
+export function renderErrorCatalogue(): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  const rows = Object.entries(ERROR_CODES as Record<string, ErrorCodeInfo>).map(
+    ([code, info]) => `| \`${code}\` | ${info.status} | ${info.origin} | ${cell(info.meaning)} | ${cell(info.remediation)} |`,
+  );
+  return [
+    '# Error codes',
+    '',
+    'Every error the federation listener and the admin API answer with carries one of these stable',
+    'codes in `{"error":{"code","message","requestId"}}`. Codes are never renamed; new ones are only',
+    'added. The CLI prints the message and the remediation, and maps the status to its exit code',
+    '(400 → 2, 401 → 4, anything else → 1).',
+    '',
+    '_Generated from `packages/federation-core/src/protocol/codes.ts` by `pnpm docs:errors`; a test',
+    'fails when this page and the catalogue differ._',
+    '',
+    '| code | status | where | meaning | what to do |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}
