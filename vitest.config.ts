@@ -9,6 +9,9 @@ export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.{ts,tsx}'],
     testTimeout: 30_000,
+    // after-hooks run in reverse order of registration: what a block started stops before
+    // what its harness started (a gateway before its PostgreSQL)
+    sequence: { hooks: 'stack' },
     server: { deps: { inline: [/@mosaic\//, /packages\/(federation-core|gateway-server|cli|tui)\//] } },
     hookTimeout: 60_000,
     reporters: process.env.CI ? ['default'] : ['default'],

@@ -134,6 +134,15 @@ describe('mosaic gateway (child processes, real gateway)', () => {
     expect(mosaic(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
+  it('a port in use is a clear error with a hint, and the data dir is left unlocked', () => {
+    const port = new URL(gw.summary.adminUrl).port;
+    const r = mosaic(['gateway', 'start', '--name', 'other', '--data-dir', join(home, 'other'), '--federation-port', '0', '--admin-port', port]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: the admin API cannot listen on 127\.0\.0\.1:\d+: the port is in use/m);
+    expect(r.stderr).toMatch(/^hint: .*--admin-port/m);
+    expect(existsSync(join(home, 'other', 'gateway.lock'))).toBe(false);
+  });
+
   it('a second gateway on the same data dir is refused with a clear error', () => {
     const r = mosaic(['gateway', 'start', '--name', 'work', '--data-dir', dataDir, '--federation-port', '0', '--admin-port', '0']);
     expect(r.code).toBe(1);

@@ -45,6 +45,8 @@ async function enroll(gw: TestGateway, enrollmentUrl: string): Promise<number> {
 }
 
 describeEachEngine('admin API', (engine) => {
+  // gateways stop before this block's PostgreSQL does (after-hooks run in reverse order)
+  afterAll(cleanupTestGateways);
   let work: TestGateway;
 
   beforeAll(async () => {

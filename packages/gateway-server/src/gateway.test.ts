@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createCsr, decodeMosaicIdentity, exportPrivateKeyPem, generateKeyPair, spkiPin, verifyClientCertificate } from '@mosaic/federation-core';
+import { createCsr, decodeMosaicIdentity, exportPrivateKeyPem, FederationClient, generateKeyPair, spkiPin, verifyClientCertificate } from '@mosaic/federation-core';
 import type { AdminApiError } from '@mosaic/federation-core/admin-client';
 import { describeEachEngine } from './test-support/engines.js';
 import { cleanupTestGateways, startTestGateway, type TestGateway } from './test-support/gateway.js';
@@ -64,6 +64,8 @@ function filesUnder(dir: string): string[] {
 }
 
 describeEachEngine('gateway: grants and enrollment', (engine) => {
+  // gateways stop before this block's PostgreSQL does (after-hooks run in reverse order)
+  afterAll(cleanupTestGateways);
   let work: TestGateway;
 
   beforeAll(async () => {
@@ -235,6 +237,32 @@ describeEachEngine('gateway: grants and enrollment', (engine) => {
     expect(work.gateway.federation.refused.revoked).toBeGreaterThanOrEqual(1);
   });
 
+  it('an enrolled peer reads through the federation verbs of the running gateway (wired end to end)', async () => {
+    const keys = await generateKeyPair({ extractable: true });
+    const grant = await work.admin.createGrant({ subjectUserId: 'alice', peerName: 'home', scope: SCOPE } as never);
+    const enrolled = await redeem(work, tokenOf((await work.admin.createToken(grant.id)).enrollmentUrl), { csrPem: await createCsr({ keys }) });
+    const client = new FederationClient({
+      peerName: 'work',
+      endpoint: work.gateway.federationUrl.replace('127.0.0.1', 'localhost'),
+      caPem: work.gateway.ca.caCertPem,
+      certPem: enrolled.body.certPem!,
+      keyPem: await exportPrivateKeyPem(keys.privateKey),
+      grantId: grant.id,
+    });
+    try {
+      expect((await client.capabilities()).body).toMatchObject({ server: 'work', resources: ['tasks', 'notes'] });
+      const list = await client.list('tasks');
+      expect(list.body._source).toBe('work');
+      expect(list.body.items.map((i) => i.id)).toEqual(['task-1']);
+      await expect(client.list('credentials')).rejects.toMatchObject({ status: 403, code: 'RESOURCE_DENIED' });
+      // an edit applies on the next request, no restart
+      await work.admin.updateGrant(grant.id, { scope: { resources: ['notes'] } } as never);
+      await expect(client.get('tasks', 'task-1')).rejects.toMatchObject({ status: 403 });
+    } finally {
+      await client.close();
+    }
+  });
+
   it('keeps every grant and certificate across a restart, with the same CA', async () => {
     const pin = work.gateway.ca.caPin;
     const before = (await work.admin.listGrants()).items;
@@ -250,6 +278,8 @@ describeEachEngine('gateway: grants and enrollment', (engine) => {
 });
 
 describeEachEngine('gateway: peer add between two gateways', (engine) => {
+  // gateways stop before this block's PostgreSQL does (after-hooks run in reverse order)
+  afterAll(cleanupTestGateways);
   let work: TestGateway;
   let home: TestGateway;
 

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { codedError, SealKey } from '@mosaic/federation-core';
+import { codedError, deriveKey, GrantRateLimiter, MosaicError, SealKey } from '@mosaic/federation-core';
 import { buildAdminApp } from './admin/app.js';
 import { AdminTokenVerifier, generateAdminToken, hashToken } from './admin/auth.js';
 import { registerAdminRoutes } from './admin/routes.js';
@@ -13,6 +13,8 @@ import { resolveConfig, type GatewayConfig, type GatewayOptions } from './config
 import { ADMIN_TOKEN_FILE, ensureDir, lockDataDir, readFileNoFollow, removeDiscoveryFile, writeDiscoveryFile, writeFileAtomic } from './data-dir.js';
 import { FederationListener } from './federation/listener.js';
 import { registerPublicRoutes } from './federation/public-routes.js';
+import { GrantCache } from './federation/grant-cache.js';
+import { registerFederationVerbs } from './federation/verbs.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics.js';
 import { checkDataDirPermissions, resolveMasterSecret, type ResolvedMasterSecret } from './secrets/index.js';
@@ -153,7 +155,17 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const audit = new AuditWriter(auditPipeline.spool, logger);
 
     let publicUrl = config.publicUrl?.origin ?? '';
-    const grants = new GrantService({ storage, ca, revocation, audit, name: config.name, publicUrl: () => publicUrl });
+    const grantCache = new GrantCache(storage.grants);
+    const limiter = new GrantRateLimiter();
+    const grants = new GrantService({
+      storage,
+      ca,
+      revocation,
+      audit,
+      name: config.name,
+      publicUrl: () => publicUrl,
+      onGrantChanged: (grantId) => grantCache.invalidate(grantId),
+    });
     const peers = new PeerService({ storage, sealKey: SealKey.fromMaster(secret.secret), audit });
 
     const serverHost = config.publicUrl?.hostname ?? (isWildcard(config.federationHost) ? hostname() : config.federationHost);
@@ -162,7 +174,21 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       tls: { certPem: serverCert.certPem, keyPem: serverCert.keyPem, caPem: ca.caCertPem },
       logger: logger.child({ listener: 'federation' }),
       isSerialRevoked: (serial) => revocation.isRevoked(serial),
-      routes: (app) => registerPublicRoutes(app, { ca, grants, metrics }),
+      routes: (app) => {
+        registerPublicRoutes(app, { ca, grants, metrics });
+        registerFederationVerbs(app, {
+          name: config.name,
+          storage,
+          revocation,
+          spool: auditPipeline.spool,
+          metrics,
+          limiter,
+          grantCache,
+          // Derived from the master secret, so every replica sharing MOSAIC_SECRET shares them.
+          cursorKey: deriveKey(secret.secret, 'cursor'),
+          queryHashKey: deriveKey(secret.secret, 'audit-hmac'),
+        });
+      },
     });
     revocation.attach(federation.sockets);
     let serverNotAfter = serverCert.notAfter;
@@ -174,7 +200,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       onError: (err) => logger.error({ err: (err as Error).message }, 'server certificate renewal failed'),
     });
     undo.push(() => renewal.stop());
-    const fedAddr = await federation.listen(config.federationHost, config.federationPort);
+    const fedAddr = await federation.listen(config.federationHost, config.federationPort).catch((err: unknown) => {
+      throw listenError(err, 'federation listener', config.federationHost, config.federationPort, '--federation-port');
+    });
     undo.push(() => federation.close());
     const federationUrl = `https://${bracket(isWildcard(config.federationHost) ? serverHost : config.federationHost)}:${fedAddr.port}`;
     if (publicUrl === '') publicUrl = federationUrl;
@@ -213,7 +241,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           secretSource: secret.source,
         }),
     });
-    await admin.listen({ host: config.adminHost, port: config.adminPort, listenTextResolver: (address) => `admin API on ${address}` });
+    await admin.listen({ host: config.adminHost, port: config.adminPort, listenTextResolver: (address) => `admin API on ${address}` }).catch((err: unknown) => {
+      throw listenError(err, 'admin API', config.adminHost, config.adminPort, '--admin-port');
+    });
     undo.push(() => admin.close());
     const adminAddr = admin.server.address();
     const adminPort = typeof adminAddr === 'object' && adminAddr !== null ? adminAddr.port : config.adminPort;
@@ -300,6 +330,22 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     await rollback();
     throw err;
   }
+}
+
+/** A bind failure as a person can act on it. */
+function listenError(err: unknown, what: string, host: string, port: number, flag: string): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new MosaicError('PORT_IN_USE', `the ${what} cannot listen on ${host}:${port}: the port is in use`, 409, {
+      remediation: `stop what holds it (\`ss -ltnp 'sport = :${port}'\`), or pass another ${flag}`,
+    });
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+    return new MosaicError('BIND_FAILED', `the ${what} cannot listen on ${host}:${port} (${code})`, 409, {
+      remediation: code === 'EACCES' ? `ports below 1024 need privileges; pass a higher ${flag}` : 'that address is not on this machine; check the host flag',
+    });
+  }
+  return err as Error;
 }
 
 function isWildcard(host: string): boolean {

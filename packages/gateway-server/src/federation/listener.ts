@@ -94,6 +94,9 @@ export class FederationListener {
     // first request arrives in the same flight as its Finished message, and with a plain `on`
     // that request was already being parsed when the socket was destroyed.
     this.server.prependListener('secureConnection', (socket: TLSSocket) => {
+      // A peer resetting the connection must never surface as an uncaught error: this runs
+      // before the HTTP server attaches its own handler (and alone, for a socket destroyed here).
+      socket.on('error', (err: Error) => options.logger.debug({ err: err.message }, 'federation socket error'));
       if (!socket.authorized) {
         if (presentedCertificate(socket)) {
           this.refused.untrusted++;

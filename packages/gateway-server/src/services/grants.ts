@@ -42,6 +42,8 @@ export interface GrantServiceDeps {
   name: string;
   /** The federation listener's public base URL, for enrollment URLs. */
   publicUrl: () => string;
+  /** Told after a grant changed (edit, revoke, enrollment, expiry): caches of it must go. */
+  onGrantChanged?: (grantId: string) => void;
   now?: () => Date;
 }
 
@@ -155,6 +157,7 @@ export class GrantService {
       await audit.record({ ...auditActor(actor), verb: 'admin.grant.edit', outcome: 'allowed', statusCode: 200, grantId: current.id, peer: current.peerName, subjectUserId: current.subjectUserId }, tx);
       return updated;
     });
+    this.deps.onGrantChanged?.(current.id);
     return toGrant(record);
   }
 
@@ -172,6 +175,7 @@ export class GrantService {
     });
     revocation.applied(serials);
     revocation.grantClosed(current.id);
+    this.deps.onGrantChanged?.(current.id);
     return toGrant(record);
   }
 
@@ -182,6 +186,7 @@ export class GrantService {
       await tx.grants.revoke(id, { reason });
       serials.push(...(await tx.certs.revokeAllOfGrant(id, { reason: 'cessationOfOperation' })));
       await tx.tokens.cancelUnused(id);
+      this.deps.onGrantChanged?.(id);
     }
     return serials;
   }
@@ -303,6 +308,7 @@ export class GrantService {
       return fail(500, 'INTERNAL', 'the enrollment could not be completed', grant);
     }
     revocation.applied(revokedSerials);
+    this.deps.onGrantChanged?.(grant.id);
     return {
       certPem: issued.certPem,
       certChainPem: issued.certPem,
@@ -317,6 +323,9 @@ export class GrantService {
   /** Mark grants past their expiry as expired. */
   async expireDue(): Promise<void> {
     const expired = await this.deps.storage.grants.expireDue(this.now());
-    for (const id of expired) this.deps.revocation.grantClosed(id);
+    for (const id of expired) {
+      this.deps.revocation.grantClosed(id);
+      this.deps.onGrantChanged?.(id);
+    }
   }
 }

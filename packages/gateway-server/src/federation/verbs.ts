@@ -1,0 +1,373 @@
+/**
+ * The federation read verbs: `capabilities`, `list`, `get`, `search` (mTLS only).
+ *
+ * Every request goes through the same pipeline, in this order (each step can only refuse):
+ *   1. identity — the socket's certificate (parsed once per socket by the listener) against the
+ *      grant read now (short-TTL cache, invalidated on change): serial not revoked and the
+ *      grant's current one, grant known/active/unexpired, cert unexpired, subject bound;
+ *   2. rate limit — the grant's token bucket under its scope's `rate_limit_per_minute`;
+ *   3. scope ∩ native RBAC — `evaluateScope` with the subject's teams read now;
+ *   4. the provider — ONE query with the visibility condition in its WHERE clause.
+ * Whatever the outcome, one audit row is in the spool before the answer leaves (spool down →
+ * 503 AUDIT_UNAVAILABLE). The row carries a keyed hash of the request parameters, never them.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  DEFAULT_RATE_LIMIT_PER_MINUTE,
+  codedError,
+  evaluateScope,
+  getRequestSchema,
+  isMosaicError,
+  listRequestSchema,
+  queryHash,
+  resourceDecision,
+  scopeCapabilities,
+  searchRequestSchema,
+  type AuditOutcome,
+  type FederationVerb,
+  type GrantRateLimiter,
+  type QueryHashParams,
+  type RowsAllowed,
+} from '@mosaic/federation-core';
+import type { AuditSpool } from '../audit/spool.js';
+import type { Metrics } from '../metrics.js';
+import type { GrantRecord, ResourceRow, Storage } from '../storage/index.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import type { GrantCache } from './grant-cache.js';
+import { FEDERATION_PREFIX } from './listener.js';
+
+export interface FederationVerbDeps {
+  /** This gateway's name: `_source` and `capabilities.server`. */
+  name: string;
+  storage: Storage;
+  revocation: { isRevoked(serial: string): boolean };
+  spool: AuditSpool;
+  metrics: Metrics;
+  limiter: GrantRateLimiter;
+  /** HMAC key of list cursors (32+ random bytes, per deployment). */
+  cursorKey: Buffer;
+  /** HMAC key of the audit rows' `queryHash` (32+ bytes, per deployment). */
+  queryHashKey: Buffer;
+  grantCache: GrantCache;
+  /** Clock in ms (default `Date.now`). */
+  now?: () => number;
+}
+
+/** A refusal decided by the pipeline: status, code, message, and what to do with the socket. */
+class Refusal extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly extra: { headers?: Record<string, string>; closeSocket?: boolean; remediation?: string } = {},
+  ) {
+    super(message);
+  }
+}
+
+/** What one request produced, before it is audited and sent. */
+interface Outcome {
+  status: number;
+  body: unknown;
+  rowsOut: number;
+  headers?: Record<string, string> | undefined;
+  closeSocket?: boolean | undefined;
+}
+
+/** What the audit row knows about the caller (filled in as the pipeline learns it). */
+interface AuditContext {
+  grantId: string | null;
+  peer: string | null;
+  subjectUserId: string | null;
+}
+
+const MAX_ID_LENGTH = 256;
+const MAX_AUDIT_RESOURCE = 64;
+
+function item(row: ResourceRow): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: row.id, title: row.title };
+  if (row.body !== null) out.body = row.body;
+  out.ownerUserId = row.ownerUserId;
+  out.teamId = row.teamId;
+  out.createdAt = row.createdAt;
+  out.updatedAt = row.updatedAt;
+  return out;
+}
+
+function errorBody(req: FastifyRequest, code: string, message: string, remediation?: string): unknown {
+  const error: Record<string, unknown> = { code, message, requestId: req.id };
+  if (remediation !== undefined) error.remediation = remediation;
+  return { error };
+}
+
+/** The request parameters for `queryHash`: verb and resource from the path, known body fields of plain types. */
+function hashParams(verb: FederationVerb, req: FastifyRequest): QueryHashParams {
+  const params: Record<string, unknown> = { verb };
+  const p = (req.params ?? {}) as { resource?: unknown; id?: unknown };
+  if (typeof p.resource === 'string') params.resource = p.resource;
+  if (typeof p.id === 'string') params.id = p.id;
+  const body = req.body;
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    for (const k of ['query', 'limit', 'cursor'] as const) {
+      const v = (body as Record<string, unknown>)[k];
+      if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) params[k] = v;
+    }
+  }
+  return params as QueryHashParams;
+}
+
+function outcomeOf(status: number): AuditOutcome {
+  if (status < 400) return 'allowed';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'error';
+  return 'denied';
+}
+
+function validationRefusal(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): Refusal {
+  // Paths and messages only: never the values sent.
+  const details = issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+  const err = new Refusal(400, 'VALIDATION_FAILED', 'the request body is not valid for this verb');
+  (err as Refusal & { details?: unknown }).details = details;
+  return err;
+}
+
+/** Register the four read verbs on the federation listener's app. */
+export function registerFederationVerbs(app: FastifyInstance, deps: FederationVerbDeps): void {
+  const now = deps.now ?? Date.now;
+  const { storage, spool, metrics, limiter, grantCache } = deps;
+
+  /** Step 1: the socket's identity against the grant as it is now. */
+  async function identify(req: FastifyRequest, ctx: AuditContext): Promise<GrantRecord> {
+    const peer = req.peer;
+    if (peer === null) throw new Refusal(401, 'CLIENT_CERT_REQUIRED', 'this route needs a client certificate issued by this gateway');
+    ctx.grantId = peer.grantId;
+    ctx.subjectUserId = peer.subjectUserId;
+    const close = { closeSocket: true };
+    if (deps.revocation.isRevoked(peer.serialHex)) {
+      throw new Refusal(403, 'GRANT_REVOKED', 'this client certificate has been revoked', close);
+    }
+    const grant = await grantCache.get(peer.grantId);
+    if (grant === null) throw new Refusal(403, 'GRANT_UNKNOWN', 'the grant named in the client certificate is not known here', close);
+    ctx.peer = grant.peerName;
+    ctx.subjectUserId = grant.subjectUserId;
+    if (grant.subjectUserId !== peer.subjectUserId) {
+      throw new Refusal(403, 'GRANT_UNKNOWN', "the client certificate's subject is not the grant's subject", close);
+    }
+    if (grant.status === 'revoked') throw new Refusal(403, 'GRANT_REVOKED', 'the grant has been revoked', close);
+    const t = now();
+    if (grant.status === 'expired' || (grant.expiresAt !== null && Date.parse(grant.expiresAt) <= t)) {
+      throw new Refusal(403, 'GRANT_EXPIRED', 'the grant has expired', close);
+    }
+    if (grant.status !== 'active') throw new Refusal(403, 'GRANT_UNKNOWN', 'the grant is not active', close);
+    if (grant.certSerial === null || grant.certSerial !== peer.serialHex) {
+      throw new Refusal(403, 'GRANT_UNKNOWN', "the client certificate is no longer the grant's current one", close);
+    }
+    if (!(peer.notAfter > t)) {
+      throw new Refusal(403, 'GRANT_EXPIRED', 'the client certificate has expired', {
+        ...close,
+        remediation: 'ask the serving admin for a re-enrollment token (`grant token --reenroll`)',
+      });
+    }
+    return grant;
+  }
+
+  /** Step 2: one token from the grant's bucket. */
+  function rateLimit(grant: GrantRecord): void {
+    const r = limiter.take(grant.id, grant.scope.rate_limit_per_minute ?? DEFAULT_RATE_LIMIT_PER_MINUTE);
+    if (!r.allowed) {
+      const retry = String(Math.max(1, Math.ceil(r.retryAfterSeconds)));
+      throw new Refusal(429, 'RATE_LIMITED', "the grant's request rate limit is exhausted", { headers: { 'retry-after': retry } });
+    }
+  }
+
+  /** Step 3, row verbs: the resource against the scope first (403 whatever else was sent). */
+  function resourceAllowed(grant: GrantRecord, resource: string): void {
+    const d = resourceDecision(grant.scope, resource);
+    if (!d.allowed) {
+      if (d.reason === 'resource.unknown') throw new Refusal(404, 'RESOURCE_UNKNOWN', 'no such resource (names are lower case: tasks, notes, memory, credentials, api_keys)');
+      throw new Refusal(403, 'RESOURCE_DENIED', "the resource is outside the grant's scope");
+    }
+  }
+
+  /** Step 3: scope ∩ the subject's native rights, read now. */
+  async function decide(grant: GrantRecord, verb: 'list' | 'get' | 'search', resource: string, limit: number | undefined): Promise<RowsAllowed> {
+    const teamIds = await storage.directory.teamIdsOfUser(grant.subjectUserId);
+    const d = evaluateScope(grant.scope, { userId: grant.subjectUserId, teamIds }, { verb, resource, limit });
+    if (!d.allowed) throw new Refusal(d.statusCode, d.code, d.code === 'RESOURCE_DENIED' ? "the resource is outside the grant's scope" : 'no such resource');
+    return d;
+  }
+
+  /** Audit, count and send one outcome; the audit row is durable before the answer leaves. */
+  async function finish(verb: FederationVerb, req: FastifyRequest, reply: FastifyReply, ctx: AuditContext, started: number, out: Outcome): Promise<FastifyReply> {
+    let payload = JSON.stringify(out.body);
+    let status = out.status;
+    const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
+    const params = (req.params ?? {}) as { resource?: unknown };
+    const resource = typeof params.resource === 'string' && params.resource !== '' ? params.resource.slice(0, MAX_AUDIT_RESOURCE) : null;
+    try {
+      await spool.append({
+        requestId: req.id,
+        callerRequestId: req.callerRequestId,
+        traceId: req.traceparent?.traceId ?? null,
+        grantId: ctx.grantId,
+        peer: ctx.peer,
+        subjectUserId: ctx.subjectUserId,
+        adminTokenName: null,
+        verb,
+        resource,
+        queryHash: queryHash(deps.queryHashKey, hashParams(verb, req)),
+        outcome: outcomeOf(status),
+        statusCode: status,
+        rowsOut: out.rowsOut,
+        bytesOut: Buffer.byteLength(payload, 'utf8'),
+        latencyMs,
+      });
+    } catch (err) {
+      metrics.auditUnavailable.inc({});
+      req.log.error({ reqId: req.id, err: err instanceof Error ? err.message : String(err) }, 'audit spool unavailable: federation request refused');
+      status = 503;
+      payload = JSON.stringify(errorBody(req, 'AUDIT_UNAVAILABLE', 'the audit trail cannot be written; the request was not served'));
+      out = { status, body: null, rowsOut: 0, closeSocket: out.closeSocket };
+    }
+    metrics.observeFederation(verb, outcomeOf(status), performance.now() - started);
+    if (status !== 503) for (const [k, v] of Object.entries(out.headers ?? {})) void reply.header(k, v);
+    if (out.closeSocket === true) {
+      void reply.header('connection', 'close');
+      const socket = req.socket as TLSSocket;
+      reply.raw.once('finish', () => socket.destroySoon());
+    }
+    return reply.code(status).type('application/json; charset=utf-8').send(payload);
+  }
+
+  /** Run one verb's pipeline and answer, whatever happens. */
+  function route(verb: FederationVerb, run: (req: FastifyRequest, ctx: AuditContext) => Promise<{ body: unknown; rowsOut: number }>) {
+    return async (req: FastifyRequest, reply: FastifyReply) => {
+      const started = performance.now();
+      const ctx: AuditContext = { grantId: null, peer: null, subjectUserId: null };
+      let out: Outcome;
+      try {
+        const r = await run(req, ctx);
+        out = { status: 200, body: r.body, rowsOut: r.rowsOut };
+      } catch (err) {
+        out = toOutcome(req, err);
+      }
+      return finish(verb, req, reply, ctx, started, out);
+    };
+  }
+
+  function toOutcome(req: FastifyRequest, err: unknown): Outcome {
+    if (err instanceof Refusal) {
+      const body = errorBody(req, err.code, err.message, err.extra.remediation) as { error: Record<string, unknown> };
+      const details = (err as Refusal & { details?: unknown }).details;
+      if (details !== undefined) body.error.details = details;
+      return { status: err.statusCode, body, rowsOut: 0, headers: err.extra.headers, closeSocket: err.extra.closeSocket };
+    }
+    if (isMosaicError(err) && err.statusCode < 500) {
+      return { status: err.statusCode, body: errorBody(req, err.code, err.message, err.remediation), rowsOut: 0 };
+    }
+    if (isMosaicError(err) && (err.statusCode === 502 || err.statusCode === 503 || err.statusCode === 504)) {
+      return { status: err.statusCode, body: errorBody(req, err.code, err.message, err.remediation), rowsOut: 0 };
+    }
+    const e = err as { name?: string; message?: string; stack?: string };
+    req.log.error({ reqId: req.id, err: { type: e.name, message: e.message, stack: e.stack } }, 'federation request failed');
+    return { status: 500, body: errorBody(req, 'INTERNAL', `internal error; quote request id ${req.id} to the gateway's admin`), rowsOut: 0 };
+  }
+
+  /** Errors before the handler (body too large, not JSON): still one audit row each. */
+  function routeErrorHandler(verb: FederationVerb) {
+    return (err: FastifyError, req: FastifyRequest, reply: FastifyReply): void => {
+      const started = performance.now();
+      const ctx: AuditContext = { grantId: req.peer?.grantId ?? null, peer: null, subjectUserId: req.peer?.subjectUserId ?? null };
+      let out: Outcome;
+      switch (err.code) {
+        case 'FST_ERR_CTP_BODY_TOO_LARGE':
+          out = { status: 413, body: errorBody(req, 'BODY_TOO_LARGE', 'the request body is over the 64 KiB limit'), rowsOut: 0 };
+          break;
+        case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+          out = { status: 400, body: errorBody(req, 'BODY_INVALID', 'the request body must be JSON (content-type: application/json)'), rowsOut: 0 };
+          break;
+        default:
+          out = err instanceof SyntaxError || err.statusCode === 400
+            ? { status: 400, body: errorBody(req, 'BODY_INVALID', 'the request could not be read'), rowsOut: 0 }
+            : toOutcome(req, err);
+      }
+      // Fastify waits for this reply; `finish` answers whatever the spool does.
+      finish(verb, req, reply, ctx, started, out).catch((e: unknown) => {
+        req.log.error({ reqId: req.id, err: e instanceof Error ? e.message : String(e) }, 'federation error answer failed');
+        if (!reply.sent) void reply.code(500).type('application/json; charset=utf-8').send(JSON.stringify(errorBody(req, 'INTERNAL', 'internal error')));
+      });
+    };
+  }
+
+  const parse = <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } } }, body: unknown): T => {
+    const r = schema.safeParse(body ?? {});
+    if (!r.success) throw validationRefusal(r.error.issues);
+    return r.data;
+  };
+
+  type RowParams = { resource: string; id?: string };
+
+  app.get(
+    `${FEDERATION_PREFIX}/capabilities`,
+    { errorHandler: routeErrorHandler('capabilities') },
+    route('capabilities', async (req, ctx) => {
+      const grant = await identify(req, ctx);
+      rateLimit(grant);
+      return { body: { ...scopeCapabilities(grant.scope, deps.name), _source: deps.name }, rowsOut: 0 };
+    }),
+  );
+
+  app.post(
+    `${FEDERATION_PREFIX}/list/:resource`,
+    { errorHandler: routeErrorHandler('list') },
+    route('list', async (req, ctx) => {
+      const grant = await identify(req, ctx);
+      rateLimit(grant);
+      const { resource } = req.params as RowParams;
+      resourceAllowed(grant, resource);
+      const body = parse(listRequestSchema, req.body);
+      const d = await decide(grant, 'list', resource, body.limit);
+      const binding = { grant: grant.id, resource: d.resource, scopeVersion: grant.scopeVersion };
+      const afterId = body.cursor === undefined ? null : decodeCursor(deps.cursorKey, body.cursor, binding, now());
+      const page = await storage.resources.listVisible(d.resource, d.visibility, { limit: d.cap, afterId });
+      const nextCursor = page.nextAfterId === null ? null : encodeCursor(deps.cursorKey, { ...binding, afterId: page.nextAfterId }, now());
+      return { body: { items: page.items.map(item), nextCursor, _source: deps.name }, rowsOut: page.items.length };
+    }),
+  );
+
+  app.post(
+    `${FEDERATION_PREFIX}/get/:resource/:id`,
+    { errorHandler: routeErrorHandler('get') },
+    route('get', async (req, ctx) => {
+      const grant = await identify(req, ctx);
+      rateLimit(grant);
+      const { resource, id = '' } = req.params as RowParams;
+      resourceAllowed(grant, resource);
+      parse(getRequestSchema, req.body);
+      const d = await decide(grant, 'get', resource, undefined);
+      // One query, visibility in its WHERE clause: missing and invisible are the same 404.
+      const row = id === '' || id.length > MAX_ID_LENGTH ? null : await storage.resources.getVisible(d.resource, id, d.visibility);
+      if (row === null) throw codedError('NOT_FOUND', 'no row with that id is visible to this grant');
+      return { body: { item: item(row), _source: deps.name }, rowsOut: 1 };
+    }),
+  );
+
+  app.post(
+    `${FEDERATION_PREFIX}/search/:resource`,
+    { errorHandler: routeErrorHandler('search') },
+    route('search', async (req, ctx) => {
+      const grant = await identify(req, ctx);
+      rateLimit(grant);
+      const { resource } = req.params as RowParams;
+      resourceAllowed(grant, resource);
+      const body = parse(searchRequestSchema, req.body);
+      const d = await decide(grant, 'search', resource, body.limit);
+      const hits = await storage.resources.searchVisible(d.resource, d.visibility, body.query, d.cap);
+      return { body: { hits: hits.map((h) => ({ item: item(h.row), score: h.score })), _source: deps.name }, rowsOut: hits.length };
+    }),
+  );
+}
