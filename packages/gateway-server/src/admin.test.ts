@@ -104,6 +104,33 @@ describeEachEngine('admin API', (engine) => {
     expect((await fetch(`${work.gateway.adminUrl}/health`)).status).toBe(200);
   });
 
+  it('explain shows, row by row, what the peer would see and which rule decided', async () => {
+    await work.admin.seed({
+      teams: [{ id: 't-ops', name: 'Ops' }],
+      memberships: [{ teamId: 't-ops', userId: 'alice' }],
+      resources: {
+        tasks: [
+          { id: 'x-own', ownerUserId: 'alice', title: 'mine' },
+          { id: 'x-eng', teamId: 't-eng', title: 'eng' },
+          { id: 'x-ops', teamId: 't-ops', title: 'ops' },
+          { id: 'x-bob', ownerUserId: 'bob', title: 'bob' },
+        ],
+        credentials: [{ id: 'c-1', ownerUserId: 'alice', title: 'key' }],
+      },
+    });
+    const grant = await work.admin.createGrant({
+      subjectUserId: 'alice',
+      peerName: 'home',
+      scope: { resources: ['tasks'], excluded_resources: ['credentials'], filters: { tasks: { include_teams: ['t-eng'] } } },
+    } as never);
+    const tasks = await work.admin.explainGrant(grant.id, 'tasks');
+    const rule = Object.fromEntries(tasks.rows.filter((r) => r.id.startsWith('x-')).map((r) => [r.id, r.rule]));
+    expect(rule).toEqual({ 'x-own': 'ok', 'x-eng': 'ok', 'x-ops': 'filter.team', 'x-bob': 'rbac' });
+    const creds = await work.admin.explainGrant(grant.id, 'credentials');
+    expect(creds.rows.map((r) => [r.id, r.included, r.rule])).toEqual([['c-1', false, 'scope.excluded']]);
+    await expect(work.admin.explainGrant(grant.id, '')).rejects.toMatchObject({ status: 400 });
+  });
+
   it('grant ids accept a unique prefix of at least 4 characters', async () => {
     const grant = await work.admin.createGrant({ subjectUserId: 'alice', peerName: 'home', scope: SCOPE } as never);
     expect((await work.admin.getGrant(grant.id.slice(0, 4))).id).toBe(grant.id);

@@ -193,6 +193,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
   app.get<{ Params: { id: string } }>('/api/admin/grants/:id', async (req) => grants.get(req.params.id));
   app.patch<{ Params: { id: string } }>('/api/admin/grants/:id', async (req) => grants.update(req.params.id, req.body, actorOf(req)));
   app.post<{ Params: { id: string } }>('/api/admin/grants/:id/revoke', async (req) => grants.revoke(req.params.id, req.body, actorOf(req)));
+  app.get<{ Params: { id: string }; Querystring: { resource?: string } }>('/api/admin/grants/:id/explain', async (req) => grants.explain(req.params.id, req.query.resource));
   app.post<{ Params: { id: string } }>('/api/admin/grants/:id/tokens', async (req, reply) => reply.code(201).send(await grants.createToken(req.params.id, req.body, actorOf(req))));
 
   // ── peers (requesting side) ────────────────────────────────────────────────

@@ -13,7 +13,10 @@ import {
   updateGrantRequestSchema,
   createTokenRequestSchema,
   revokeGrantRequestSchema,
+  explainRows,
+  isResource,
   type EnrollResponse,
+  type ExplainResponse,
   type Grant,
   type TokenResponse,
 } from '@mosaic/federation-core';
@@ -318,6 +321,22 @@ export class GrantService {
       serverName: this.deps.name,
       notAfter: issued.notAfter.toISOString(),
     };
+  }
+
+  /**
+   * What the grant's peer would see of `resource`, row by row, with the rule that decided —
+   * from the same pipeline the federation verbs use, with the subject's teams as they are now.
+   */
+  async explain(idOrPrefix: string, resource: unknown): Promise<ExplainResponse> {
+    if (typeof resource !== 'string' || resource === '') {
+      throw codedError('VALIDATION_FAILED', 'pass the resource to explain: ?resource=tasks', { details: [{ path: 'resource', message: 'required' }] });
+    }
+    const { storage } = this.deps;
+    const grant = await storage.grants.resolve(idOrPrefix);
+    const teamIds = await storage.directory.teamIdsOfUser(grant.subjectUserId);
+    const candidates = isResource(resource) ? await storage.resources.listForExplain(resource) : [];
+    const { rows } = explainRows(grant.scope, { userId: grant.subjectUserId, teamIds }, { resource }, candidates);
+    return { grantId: grant.id, resource, rows };
   }
 
   /** Mark grants past their expiry as expired. */
