@@ -263,6 +263,53 @@ describeEachEngine('gateway: grants and enrollment', (engine) => {
     }
   });
 
+  it('renewal: refused while not due (409); when due, a new certificate and the old one works for 10 more minutes', async () => {
+    const enrollClient = async (expiresAt?: string) => {
+      const keys = await generateKeyPair({ extractable: true });
+      const grant = await work.admin.createGrant({ subjectUserId: 'alice', peerName: 'home', scope: SCOPE, ...(expiresAt ? { expiresAt } : {}) } as never);
+      const enrolled = await redeem(work, tokenOf((await work.admin.createToken(grant.id)).enrollmentUrl), { csrPem: await createCsr({ keys }) });
+      const client = new FederationClient({
+        peerName: 'work',
+        endpoint: work.gateway.federationUrl.replace('127.0.0.1', 'localhost'),
+        caPem: work.gateway.ca.caCertPem,
+        certPem: enrolled.body.certPem!,
+        keyPem: await exportPrivateKeyPem(keys.privateKey),
+        grantId: grant.id,
+        cache: false,
+      });
+      return { grant, client };
+    };
+    // a 30-day certificate, just issued: not due
+    const fresh = await enrollClient();
+    try {
+      await expect(fresh.client.renew(await newCsr())).rejects.toMatchObject({ status: 409, code: 'RENEWAL_NOT_DUE' });
+    } finally {
+      await fresh.client.close();
+    }
+    // a grant expiring in 5 days caps the certificate there: under 7 days left, so due
+    const due = await enrollClient(new Date(Date.now() + 5 * 86_400_000).toISOString());
+    const oldSerial = (await work.admin.getGrant(due.grant.id)).certSerial!;
+    try {
+      const keys = await generateKeyPair({ extractable: true });
+      const renewed = await due.client.renew(await createCsr({ keys }));
+      expect(decodeMosaicIdentity(renewed.body.certPem)).toEqual({ grantId: due.grant.id, subjectUserId: 'alice' });
+      const newSerial = (await work.admin.getGrant(due.grant.id)).certSerial!;
+      expect(newSerial).not.toBe(oldSerial);
+      // the old certificate still reads during the overlap…
+      expect((await due.client.list('tasks')).status).toBe(200);
+      // …and is revoked 10 minutes on, not now
+      const old = await work.gateway.storage.certs.get(oldSerial);
+      const at = Date.parse(old!.revokedAt!);
+      expect(at - Date.now()).toBeGreaterThan(9 * 60_000);
+      expect(at - Date.now()).toBeLessThanOrEqual(10 * 60_000);
+      // the new one reads too
+      await due.client.updateCredentials({ certPem: renewed.body.certPem, keyPem: await exportPrivateKeyPem(keys.privateKey) });
+      expect((await due.client.list('tasks')).status).toBe(200);
+    } finally {
+      await due.client.close();
+    }
+  });
+
   it('keeps every grant and certificate across a restart, with the same CA', async () => {
     const pin = work.gateway.ca.caPin;
     const before = (await work.admin.listGrants()).items;

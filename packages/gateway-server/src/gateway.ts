@@ -138,6 +138,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const metrics = new Metrics();
     const revocation = new Revocation(storage, ca);
     await revocation.load();
+    undo.push(() => revocation.close());
     // Replicas share the store: pick up tokens made or revoked elsewhere within a second.
     // (A revoke on this process reloads at once.)
     const sharedStore = storage.engine === 'postgres';
@@ -187,6 +188,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           // Derived from the master secret, so every replica sharing MOSAIC_SECRET shares them.
           cursorKey: deriveKey(secret.secret, 'cursor'),
           queryHashKey: deriveKey(secret.secret, 'audit-hmac'),
+          renewal: {
+            ca,
+            onRenewed: () => {
+              // the previous serial stops working 10 minutes on: wake up then
+              revocation.scheduleNext().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not schedule a revocation'));
+            },
+          },
         });
       },
     });

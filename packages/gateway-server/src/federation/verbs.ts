@@ -18,6 +18,8 @@ import {
   codedError,
   evaluateScope,
   getRequestSchema,
+  parseCsr,
+  renewRequestSchema,
   isMosaicError,
   listRequestSchema,
   queryHash,
@@ -31,11 +33,26 @@ import {
   type RowsAllowed,
 } from '@mosaic/federation-core';
 import type { AuditSpool } from '../audit/spool.js';
+import type { EmbeddedCa } from '../ca/index.js';
 import type { Metrics } from '../metrics.js';
 import type { GrantRecord, ResourceRow, Storage } from '../storage/index.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { GrantCache } from './grant-cache.js';
 import { FEDERATION_PREFIX } from './listener.js';
+
+/** The audited mTLS verbs: the four read verbs and renewal. */
+type AuditedVerb = FederationVerb | 'renew';
+
+/** How long the previous certificate keeps working after a renewal (CONTRACT.md). */
+export const RENEWAL_OVERLAP_MS = 10 * 60_000;
+
+/**
+ * When a certificate's renewal is due (CONTRACT.md, one policy for everyone): once 2/3 of its
+ * lifetime has passed, and never later than 7 days before it expires.
+ */
+export function renewalDueAtMs(notBefore: number, notAfter: number): number {
+  return Math.min(notBefore + ((notAfter - notBefore) * 2) / 3, notAfter - 7 * 86_400_000);
+}
 
 export interface FederationVerbDeps {
   /** This gateway's name: `_source` and `capabilities.server`. */
@@ -50,6 +67,12 @@ export interface FederationVerbDeps {
   /** HMAC key of the audit rows' `queryHash` (32+ bytes, per deployment). */
   queryHashKey: Buffer;
   grantCache: GrantCache;
+  /** Renewal (`POST /renew`): the CA that issues, and what to tell when serials change. Without it the route is not registered. */
+  renewal?: {
+    ca: Pick<EmbeddedCa, 'issueClientCertificate' | 'caCertPem'>;
+    /** After a renewal committed: the previous serials stop working at `at`. */
+    onRenewed(grantId: string, revokedSerials: readonly string[], at: Date): void;
+  };
   /** Clock in ms (default `Date.now`). */
   now?: () => number;
 }
@@ -102,7 +125,7 @@ function errorBody(req: FastifyRequest, code: string, message: string, remediati
 }
 
 /** The request parameters for `queryHash`: verb and resource from the path, known body fields of plain types. */
-function hashParams(verb: FederationVerb, req: FastifyRequest): QueryHashParams {
+function hashParams(verb: AuditedVerb, req: FastifyRequest): QueryHashParams {
   const params: Record<string, unknown> = { verb };
   const p = (req.params ?? {}) as { resource?: unknown; id?: unknown };
   if (typeof p.resource === 'string') params.resource = p.resource;
@@ -138,7 +161,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
   const { storage, spool, metrics, limiter, grantCache } = deps;
 
   /** Step 1: the socket's identity against the grant as it is now. */
-  async function identify(req: FastifyRequest, ctx: AuditContext): Promise<GrantRecord> {
+  async function identify(req: FastifyRequest, ctx: AuditContext, options: { currentOnly?: boolean } = {}): Promise<GrantRecord> {
     const peer = req.peer;
     if (peer === null) throw new Refusal(401, 'CLIENT_CERT_REQUIRED', 'this route needs a client certificate issued by this gateway');
     ctx.grantId = peer.grantId;
@@ -161,7 +184,11 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     }
     if (grant.status !== 'active') throw new Refusal(403, 'GRANT_UNKNOWN', 'the grant is not active', close);
     if (grant.certSerial === null || grant.certSerial !== peer.serialHex) {
-      throw new Refusal(403, 'GRANT_UNKNOWN', "the client certificate is no longer the grant's current one", close);
+      // After a renewal the previous certificate keeps working until its revocation time
+      // (10 minutes), so the requesting side can swap without failing a request.
+      const previous = options.currentOnly === true ? null : await storage.certs.get(peer.serialHex);
+      const inOverlap = previous !== null && previous.grantId === grant.id && previous.revokedAt !== null && Date.parse(previous.revokedAt) > t;
+      if (!inOverlap) throw new Refusal(403, 'GRANT_UNKNOWN', "the client certificate is no longer the grant's current one", close);
     }
     if (!(peer.notAfter > t)) {
       throw new Refusal(403, 'GRANT_EXPIRED', 'the client certificate has expired', {
@@ -199,7 +226,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
   }
 
   /** Audit, count and send one outcome; the audit row is durable before the answer leaves. */
-  async function finish(verb: FederationVerb, req: FastifyRequest, reply: FastifyReply, ctx: AuditContext, started: number, out: Outcome): Promise<FastifyReply> {
+  async function finish(verb: AuditedVerb, req: FastifyRequest, reply: FastifyReply, ctx: AuditContext, started: number, out: Outcome): Promise<FastifyReply> {
     let payload = JSON.stringify(out.body);
     let status = out.status;
     const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
@@ -241,7 +268,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
   }
 
   /** Run one verb's pipeline and answer, whatever happens. */
-  function route(verb: FederationVerb, run: (req: FastifyRequest, ctx: AuditContext) => Promise<{ body: unknown; rowsOut: number }>) {
+  function route(verb: AuditedVerb, run: (req: FastifyRequest, ctx: AuditContext) => Promise<{ body: unknown; rowsOut: number }>) {
     return async (req: FastifyRequest, reply: FastifyReply) => {
       const started = performance.now();
       const ctx: AuditContext = { grantId: null, peer: null, subjectUserId: null };
@@ -275,7 +302,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
   }
 
   /** Errors before the handler (body too large, not JSON): still one audit row each. */
-  function routeErrorHandler(verb: FederationVerb) {
+  function routeErrorHandler(verb: AuditedVerb) {
     return (err: FastifyError, req: FastifyRequest, reply: FastifyReply): void => {
       const started = performance.now();
       const ctx: AuditContext = { grantId: req.peer?.grantId ?? null, peer: null, subjectUserId: req.peer?.subjectUserId ?? null };
@@ -370,4 +397,65 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
       return { body: { hits: hits.map((h) => ({ item: item(h.row), score: h.score })), _source: deps.name }, rowsOut: hits.length };
     }),
   );
+
+  const renewal = deps.renewal;
+  if (renewal !== undefined) {
+    app.post(
+      `${FEDERATION_PREFIX}/renew`,
+      { errorHandler: routeErrorHandler('renew') },
+      route('renew', async (req, ctx) => {
+        // Only the current certificate renews: an old one in its overlap cannot fork the grant.
+        const grant = await identify(req, ctx, { currentOnly: true });
+        rateLimit(grant);
+        const body = parse(renewRequestSchema, req.body);
+        const current = await storage.certs.get(req.peer!.serialHex);
+        if (current === null) throw new Refusal(403, 'GRANT_UNKNOWN', 'this certificate was not issued here');
+        const t = now();
+        const dueAt = renewalDueAtMs(Date.parse(current.notBefore), Date.parse(current.notAfter));
+        if (t < dueAt) {
+          throw new Refusal(409, 'RENEWAL_NOT_DUE', `renewal is due from ${new Date(dueAt).toISOString()}`, {
+            remediation: 'renew once 2/3 of the certificate lifetime has passed (`mosaic federation peer needs-renewal` tells)',
+          });
+        }
+        let csr: ReturnType<typeof parseCsr>;
+        try {
+          csr = parseCsr(body.csrPem);
+        } catch (err) {
+          throw new Refusal(400, 'CSR_INVALID', err instanceof Error ? err.message : 'the CSR is not valid');
+        }
+        const issued = await renewal.ca.issueClientCertificate({
+          csr,
+          peerName: grant.peerName,
+          grantId: grant.id,
+          subjectUserId: grant.subjectUserId,
+          ...(grant.expiresAt !== null ? { notAfterCap: new Date(grant.expiresAt) } : {}),
+        });
+        const at = new Date(t + RENEWAL_OVERLAP_MS);
+        const revoked = await storage.transaction(async (tx) => {
+          const fresh = await tx.grants.get(grant.id);
+          if (fresh?.status !== 'active' || fresh.certSerial !== req.peer!.serialHex) {
+            throw new Refusal(409, 'GRANT_NOT_ENROLLABLE', 'the grant changed during the renewal; try again');
+          }
+          await tx.certs.record({ serial: issued.serialHex, grantId: grant.id, notBefore: issued.notBefore, notAfter: issued.notAfter });
+          const serials = await tx.certs.revokeAllExcept(grant.id, issued.serialHex, { at, reason: 'superseded' });
+          await tx.grants.activate(grant.id, issued.serialHex);
+          return serials;
+        });
+        grantCache.invalidate(grant.id);
+        renewal.onRenewed(grant.id, revoked, at);
+        return {
+          body: {
+            certPem: issued.certPem,
+            certChainPem: issued.certPem,
+            caCertPem: renewal.ca.caCertPem,
+            grantId: grant.id,
+            subjectUserId: grant.subjectUserId,
+            serverName: deps.name,
+            notAfter: issued.notAfter.toISOString(),
+          },
+          rowsOut: 0,
+        };
+      }),
+    );
+  }
 }

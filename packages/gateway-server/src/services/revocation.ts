@@ -16,9 +16,37 @@ export class Revocation {
     private readonly ca: EmbeddedCa,
   ) {}
 
-  /** Load the revoked serials from the store (at start). */
+  private timer: NodeJS.Timeout | null = null;
+
+  /** Load the revoked serials from the store (at start), and wake up for scheduled ones. */
   async load(): Promise<void> {
     this.revoked = await this.storage.certs.revokedSerials();
+    await this.scheduleNext();
+  }
+
+  /**
+   * Revocations dated in the future (the previous certificate after a renewal, 10 minutes
+   * on) take effect when their time comes: a timer re-reads the store then.
+   */
+  async scheduleNext(): Promise<void> {
+    const next = await this.storage.certs.nextScheduledRevocation();
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (next === null) return;
+    const delay = Math.max(0, Date.parse(next) - Date.now()) + 50;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.refresh()
+        .then(() => this.scheduleNext())
+        .catch(() => undefined);
+    }, Math.min(delay, 2 ** 31 - 1));
+    this.timer.unref();
+  }
+
+  /** Stop the timer (at shutdown). */
+  close(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
   }
 
   /**
@@ -29,7 +57,10 @@ export class Revocation {
     const now = await this.storage.certs.revokedSerials();
     const added = [...now].filter((s) => !this.revoked.has(s));
     this.revoked = now;
-    if (added.length > 0) this.sockets?.closeSerials(new Set(added));
+    if (added.length > 0) {
+      this.sockets?.closeSerials(new Set(added));
+      this.ca.invalidateCrl();
+    }
   }
 
   /** The listener's socket registry, once it exists. */
