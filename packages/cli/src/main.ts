@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { adminTokenCommand } from './commands/gateway/admin-token.js';
 import { seedCommand } from './commands/gateway/seed.js';
 import { startCommand } from './commands/gateway/start.js';
@@ -44,7 +44,6 @@ Exit codes: 0 ok · 1 failure · 2 usage or validation · 4 admin authentication
     for (const sub of cmd.commands) configure(sub);
   };
   configure(program);
-  void Option;
   return program;
 }
 
