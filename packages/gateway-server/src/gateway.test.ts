@@ -53,6 +53,23 @@ function tokenOf(url: string): string {
   return url.slice(url.lastIndexOf('/') + 1);
 }
 
+/** Enroll a fresh key for a new grant of alice and return an mTLS client holding it. */
+async function enrollClient(gw: TestGateway, options: { expiresAt?: string; cache?: false } = {}) {
+  const keys = await generateKeyPair({ extractable: true });
+  const grant = await gw.admin.createGrant({ subjectUserId: 'alice', peerName: 'home', scope: SCOPE, ...(options.expiresAt ? { expiresAt: options.expiresAt } : {}) } as never);
+  const enrolled = await redeem(gw, tokenOf((await gw.admin.createToken(grant.id)).enrollmentUrl), { csrPem: await createCsr({ keys }) });
+  const client = new FederationClient({
+    peerName: 'work',
+    endpoint: gw.gateway.federationUrl.replace('127.0.0.1', 'localhost'),
+    caPem: gw.gateway.ca.caCertPem,
+    certPem: enrolled.body.certPem!,
+    keyPem: await exportPrivateKeyPem(keys.privateKey),
+    grantId: grant.id,
+    ...(options.cache === false ? { cache: false as const } : {}),
+  });
+  return { grant, client };
+}
+
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir)) {
@@ -238,17 +255,7 @@ describeEachEngine('gateway: grants and enrollment', (engine) => {
   });
 
   it('an enrolled peer reads through the federation verbs of the running gateway (wired end to end)', async () => {
-    const keys = await generateKeyPair({ extractable: true });
-    const grant = await work.admin.createGrant({ subjectUserId: 'alice', peerName: 'home', scope: SCOPE } as never);
-    const enrolled = await redeem(work, tokenOf((await work.admin.createToken(grant.id)).enrollmentUrl), { csrPem: await createCsr({ keys }) });
-    const client = new FederationClient({
-      peerName: 'work',
-      endpoint: work.gateway.federationUrl.replace('127.0.0.1', 'localhost'),
-      caPem: work.gateway.ca.caCertPem,
-      certPem: enrolled.body.certPem!,
-      keyPem: await exportPrivateKeyPem(keys.privateKey),
-      grantId: grant.id,
-    });
+    const { grant, client } = await enrollClient(work);
     try {
       expect((await client.capabilities()).body).toMatchObject({ server: 'work', resources: ['tasks', 'notes'] });
       const list = await client.list('tasks');
@@ -264,30 +271,15 @@ describeEachEngine('gateway: grants and enrollment', (engine) => {
   });
 
   it('renewal: refused while not due (409); when due, a new certificate and the old one works for 10 more minutes', async () => {
-    const enrollClient = async (expiresAt?: string) => {
-      const keys = await generateKeyPair({ extractable: true });
-      const grant = await work.admin.createGrant({ subjectUserId: 'alice', peerName: 'home', scope: SCOPE, ...(expiresAt ? { expiresAt } : {}) } as never);
-      const enrolled = await redeem(work, tokenOf((await work.admin.createToken(grant.id)).enrollmentUrl), { csrPem: await createCsr({ keys }) });
-      const client = new FederationClient({
-        peerName: 'work',
-        endpoint: work.gateway.federationUrl.replace('127.0.0.1', 'localhost'),
-        caPem: work.gateway.ca.caCertPem,
-        certPem: enrolled.body.certPem!,
-        keyPem: await exportPrivateKeyPem(keys.privateKey),
-        grantId: grant.id,
-        cache: false,
-      });
-      return { grant, client };
-    };
     // a 30-day certificate, just issued: not due
-    const fresh = await enrollClient();
+    const fresh = await enrollClient(work, { cache: false });
     try {
       await expect(fresh.client.renew(await newCsr())).rejects.toMatchObject({ status: 409, code: 'RENEWAL_NOT_DUE' });
     } finally {
       await fresh.client.close();
     }
     // a grant expiring in 5 days caps the certificate there: under 7 days left, so due
-    const due = await enrollClient(new Date(Date.now() + 5 * 86_400_000).toISOString());
+    const due = await enrollClient(work, { expiresAt: new Date(Date.now() + 5 * 86_400_000).toISOString(), cache: false });
     const oldSerial = (await work.admin.getGrant(due.grant.id)).certSerial!;
     try {
       const keys = await generateKeyPair({ extractable: true });

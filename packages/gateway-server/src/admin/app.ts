@@ -2,6 +2,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { codedError } from '@mosaic/federation-core';
+import { isLoopback } from '../config.js';
 import { baseFastifyOptions, installCommonHooks, sendError } from '../http.js';
 import type { AdminTokenVerifier } from './auth.js';
 import type { Actor } from '../services/grants.js';
@@ -30,6 +31,12 @@ export interface AdminAppOptions {
    * rebinds its own DNS name to 127.0.0.1 then gets nothing, not even `/health`.
    */
   loopbackOnly?: boolean;
+}
+
+/** The host name of a `Host` header (`127.0.0.1:8400`, `[::1]:8400`), lower case; '' when absent or malformed. */
+function hostOf(header: string | undefined): string {
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(:\d{1,5})?$/i.exec(header ?? '');
+  return m?.[1]?.toLowerCase() ?? '';
 }
 
 /** Who made an admin request, for audit rows. */
@@ -61,7 +68,7 @@ export async function buildAdminApp(options: AdminAppOptions): Promise<FastifyIn
   installCommonHooks(app);
   app.decorateRequest('adminTokenName', null);
   app.addHook('onRequest', async (req, reply) => {
-    if (options.loopbackOnly === true && !/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?$/i.test(req.headers.host ?? '')) {
+    if (options.loopbackOnly === true && !isLoopback(hostOf(req.headers.host))) {
       return sendError(reply, req, 421, 'MISDIRECTED_REQUEST', 'the admin API answers only to loopback host names', {
         remediation: 'call it as http://127.0.0.1:<port> (or localhost)',
       });

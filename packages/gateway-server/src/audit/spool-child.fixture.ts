@@ -4,6 +4,7 @@
  * prints `done` after that many and then waits to be killed.
  */
 import { AuditSpool, type AuditDurability } from './spool.js';
+import { entry } from './test-helpers.js';
 
 const [dataDir, countArg, durability] = process.argv.slice(2);
 const count = countArg === undefined || countArg === 'inf' ? Infinity : Number(countArg);
@@ -11,23 +12,7 @@ const spool = AuditSpool.open({ dataDir: dataDir!, durability: (durability ?? 'n
 let i = 0;
 const next = async (): Promise<void> => {
   while (i < count) {
-    const row = await spool.append({
-      requestId: `req-${i}`,
-      callerRequestId: null,
-      traceId: null,
-      grantId: null,
-      peer: 'bob',
-      subjectUserId: 'alice',
-      adminTokenName: null,
-      verb: 'list',
-      resource: 'tasks',
-      queryHash: null,
-      outcome: 'allowed',
-      statusCode: 200,
-      rowsOut: i,
-      bytesOut: 10,
-      latencyMs: 1.5,
-    });
+    const row = await spool.append(entry({ requestId: `req-${i}`, rowsOut: i, latencyMs: 1.5 }));
     i++;
     process.stdout.write(`acked ${row.id}\n`);
   }
