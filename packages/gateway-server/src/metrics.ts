@@ -48,6 +48,8 @@ export class Metrics {
   readonly federationLatency = new Histogram();
   readonly handshakesRefused = new Counter();
   readonly auditUnavailable = new Counter();
+  /** Federation requests rate-limited by the local fallback bucket because Redis was unreachable. */
+  readonly rateLimitFallbacks = new Counter();
 
   /** One federation request: verb and outcome (allowed, denied, rate_limited, error). */
   observeFederation(verb: string, outcome: string, latencyMs: number): void {
@@ -65,6 +67,7 @@ export class Metrics {
     counter('mosaic_federation_requests_total', 'Federation requests by verb and outcome.', this.federationRequests);
     counter('mosaic_federation_handshakes_refused_total', 'TLS connections closed after the handshake, by reason.', this.handshakesRefused);
     counter('mosaic_audit_unavailable_total', 'Federation requests refused with 503 because the audit spool could not be written.', this.auditUnavailable);
+    counter('mosaic_rate_limit_fallbacks_total', 'Federation requests rate-limited per replica (local bucket) because Redis was unreachable.', this.rateLimitFallbacks);
     out.push('# HELP mosaic_federation_request_duration_ms Federation request latency.', '# TYPE mosaic_federation_request_duration_ms histogram');
     for (const [k, s] of this.federationLatency.series) {
       const sep = k === '' ? '' : ',';
