@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { adminTokenCommand } from './commands/gateway/admin-token.js';
 import { seedCommand } from './commands/gateway/seed.js';
 import { startCommand } from './commands/gateway/start.js';
+import { federationCommand } from './commands/federation/index.js';
 import { ExitCode, printError, toCliError } from './output.js';
 
 export { ExitCode } from './output.js';
@@ -37,6 +38,7 @@ Exit codes: 0 ok · 1 failure · 2 usage or validation · 4 admin authentication
   gateway.addCommand(seedCommand(version, run));
   gateway.addCommand(adminTokenCommand(version, run));
   program.addCommand(gateway);
+  program.addCommand(federationCommand(version, run));
   // Every command exits through main(): usage errors are 2, not commander's 1.
   const configure = (cmd: Command) => {
     cmd.exitOverride();

@@ -11,6 +11,8 @@ import { MosaicError } from '../errors.js';
 import { SseParser } from './sse.js';
 import type {
   AddPeerRequest,
+  AuditArchiveRequest,
+  AuditArchiveResult,
   AuditRow,
   CreateGrantRequest,
   CreateTokenRequest,
@@ -102,10 +104,14 @@ export interface AuditStreamOptions {
   onConnect?: () => void;
 }
 
-/** `GET /api/admin/audit/verify`. */
+/**
+ * `GET /api/admin/audit/verify`: per spool, the rows walked (archived ones included) and the
+ * first break — `missing`: the row before `id` was deleted (or rewritten with its digest);
+ * `edited`: row `id` no longer matches its digest.
+ */
 export interface AuditVerifyReport {
   ok: boolean;
-  spools: Array<{ spool: string | null; rows: number; chained: boolean; firstBreak?: { id: string; reason: 'missing' | 'edited' } }>;
+  spools: Array<{ spool: string | null; rows: number; chained: boolean; firstBreak?: { id: string; at: string; reason: 'missing' | 'edited' } }>;
 }
 
 export interface AdminTokenInfo {
@@ -237,6 +243,16 @@ export class AdminClient {
   /** Walk the audit hash chains in the store: `ok`, and per spool where the first break is. */
   auditVerify(): Promise<AuditVerifyReport> {
     return this.json('GET', '/api/admin/audit/verify');
+  }
+
+  /**
+   * Move audit rows older than `olderThanDays` (default 90) to the archive table, where they
+   * stay queryable; `dryRun` only counts them.
+   * @example
+   * await admin.auditArchive({ olderThanDays: 90, dryRun: true }) // { wouldMove: 12, cutoff: '…' }
+   */
+  auditArchive(body: AuditArchiveRequest = {}): Promise<AuditArchiveResult> {
+    return this.json('POST', '/api/admin/audit/archive', body);
   }
 
   /**
@@ -375,3 +391,4 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export * from './discovery.js';
+export * from './duration.js';

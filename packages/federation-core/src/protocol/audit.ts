@@ -65,6 +65,24 @@ export const auditQuerySchema = z.strictObject({
     .optional(),
 });
 
+/** Default age (days) past which audit rows move to the archive table (still queryable). */
+export const AUDIT_RETENTION_DAYS = 90;
+
+/**
+ * `POST /api/admin/audit/archive`: move rows older than `olderThanDays` (default
+ * {@link AUDIT_RETENTION_DAYS}) from the live table to the archive; `dryRun` only counts.
+ */
+export const auditArchiveRequestSchema = z.strictObject({
+  olderThanDays: z.int({ error: 'must be a whole number of days' }).min(1, { error: 'must be at least 1' }).max(36_500, { error: 'must be at most 36500' }).optional(),
+  dryRun: z.boolean().optional(),
+});
+
+/** The answer of `POST /api/admin/audit/archive`: `moved`, or `wouldMove` for a dry run; `cutoff` is the `at` before which rows (would) move. */
+export const auditArchiveResponseSchema = z.union([
+  z.object({ moved: z.int().min(0), cutoff: timestampSchema }),
+  z.object({ wouldMove: z.int().min(0), cutoff: timestampSchema }),
+]);
+
 /**
  * The chain digest of an audit row: SHA-256 (hex) of the canonical JSON of the whole row, its
  * `prevHash` included, so the next row's `prevHash` commits to this row and everything before.

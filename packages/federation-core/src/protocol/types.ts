@@ -104,6 +104,8 @@ export type AuditList = z.output<typeof Au.auditListSchema>;
 /** The audit query as sent (query-string text). */
 export type AuditQueryInput = z.input<typeof Au.auditQuerySchema>;
 export type AuditQuery = z.output<typeof Au.auditQuerySchema>;
+export type AuditArchiveRequest = z.input<typeof Au.auditArchiveRequestSchema>;
+export type AuditArchiveResult = z.output<typeof Au.auditArchiveResponseSchema>;
 
 // ── seed ─────────────────────────────────────────────────────────────────────────────────
 export type SeedFile = z.output<typeof S.seedFileSchema>;

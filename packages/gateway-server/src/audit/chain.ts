@@ -39,6 +39,8 @@ export function rowDigest(row: AuditRow): string {
 export interface ChainBreak {
   /** The row at which the break shows. */
   readonly id: string;
+  /** That row's time (so a person can find it). */
+  readonly at: string;
   /**
    * `edited`: the row's content no longer matches its stored digest.
    * `missing`: the row's `prevHash` is not the digest of the row before it — a row between
@@ -79,11 +81,11 @@ export class ChainVerifier {
     if (this.#break !== undefined) return;
     const digest = rowDigest(row);
     if (row.hash !== undefined && row.hash !== null && row.hash !== digest) {
-      this.#break = { id: row.id, reason: 'edited' };
+      this.#break = { id: row.id, at: row.at, reason: 'edited' };
       return;
     }
     if (this.#prev !== undefined && row.prevHash !== this.#prev) {
-      this.#break = { id: row.id, reason: 'missing' };
+      this.#break = { id: row.id, at: row.at, reason: 'missing' };
       return;
     }
     this.#prev = digest;

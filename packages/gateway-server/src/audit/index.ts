@@ -13,6 +13,7 @@ export { AuditShipper, AuditTail, type AuditShipperOptions, type ShipperCounters
 export { verifyChain, ChainVerifier, rowDigest, toWireRow, type ChainBreak, type ChainVerdict, type ChainRow, type ChainOptions } from './chain.js';
 export { registerAuditRoutes, verifyStoredChains, resolveSince, type AuditRouteDeps, type AuditRoutes, type SpoolVerdict } from './routes.js';
 export { auditUnavailable, isAuditUnavailable } from './errors.js';
+export { archiveAudit, archiveCutoff, type ArchiveOptions, type ArchiveOutcome } from './archive.js';
 
 export interface AuditPipeline {
   readonly spool: AuditSpool;

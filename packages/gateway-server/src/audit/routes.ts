@@ -3,18 +3,28 @@
  * - `GET /api/admin/audit` — filtered rows, newest first;
  * - `GET /api/admin/audit/stream` — the live tail as Server-Sent Events, resumable with
  *   `Last-Event-ID` (by the store's arrival order, so no gap and no repeat);
- * - `GET /api/admin/audit/verify` — every spool's hash chain walked.
+ * - `GET /api/admin/audit/verify` — every spool's hash chain walked, archived rows first;
+ * - `POST /api/admin/audit/archive` — move rows older than N days (default 90) to the
+ *   archive table, or count them (`dryRun`); recorded as an admin mutation.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { auditQuerySchema, parseOrThrow, type AuditRow } from '@mosaic/federation-core';
-import type { AuditFilter, AuditRecord, Storage } from '../storage/index.js';
+import { auditArchiveRequestSchema, auditQuerySchema, parseOrThrow, type AuditRow } from '@mosaic/federation-core';
+import { actorOf } from '../admin/app.js';
+import { auditActor, type AuditWriter } from '../services/audit.js';
+import type { AuditFilter, Storage } from '../storage/index.js';
+import { archiveAudit, type ArchiveOutcome } from './archive.js';
 import { ChainVerifier, toWireRow, type ChainBreak } from './chain.js';
 import type { AuditTail } from './shipper.js';
 import type { AuditSpool } from './spool.js';
 
 export interface AuditRouteDeps {
-  storage: Pick<Storage, 'audit' | 'grants'>;
+  storage: Pick<Storage, 'audit' | 'grants' | 'transaction'>;
+  /**
+   * Records admin mutations (`POST /api/admin/audit/archive` is one). Without it the archive
+   * route is not registered: it must never act unaudited.
+   */
+  writer?: Pick<AuditWriter, 'record'> | undefined;
   /** This gateway's spool (for `verify`: its newest shipped row must be in the store). */
   spool?: Pick<AuditSpool, 'id' | 'lastRow' | 'unshipped'> | undefined;
   /** Wake-ups when rows were shipped (the stream also polls the store, for other writers). */
@@ -54,25 +64,29 @@ export function resolveSince(since: string, now = Date.now()): string {
   return new Date(now - Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS]).toISOString();
 }
 
-/** Walk every row of the store in arrival order and verify each spool's chain. */
+/**
+ * Walk every row of the store — archived rows, then live ones, in one arrival order — and
+ * verify each spool's chain from its first row (whose `prevHash` must be null, so even a
+ * deleted first row shows). Archiving moves rows without changing them or their order, so
+ * it never reads as a break.
+ */
 export async function verifyStoredChains(deps: Pick<AuditRouteDeps, 'storage' | 'spool'>): Promise<{ ok: boolean; spools: SpoolVerdict[] }> {
   const { storage, spool } = deps;
   const verifiers = new Map<string | null, ChainVerifier>();
-  let cursor: string | null = null;
+  let afterSeq = 0;
   for (;;) {
-    const rows: AuditRecord[] | null = await storage.audit.after(cursor, 10_000);
-    if (rows === null) throw new Error('the audit log changed under the walk (rows archived); run verify again');
+    const rows = await storage.audit.walk({ afterSeq, limit: 10_000 });
     for (const row of rows) {
       let v = verifiers.get(row.spool);
       if (v === undefined) {
-        v = new ChainVerifier();
+        v = new ChainVerifier({ expectFirstPrevHash: null });
         verifiers.set(row.spool, v);
       }
       if (row.spool !== null) v.push(row);
       else v.push({ ...row, prevHash: v.tail ?? null, hash: null }); // counted, not chained
     }
     if (rows.length < 10_000) break;
-    cursor = rows.at(-1)!.id;
+    afterSeq = rows.at(-1)!.seq;
   }
   const spools: SpoolVerdict[] = [];
   for (const [id, v] of verifiers) {
@@ -90,7 +104,7 @@ export async function verifyStoredChains(deps: Pick<AuditRouteDeps, 'storage' | 
       verdict = { spool: spool.id, rows: 0, chained: true };
       spools.push(verdict);
     }
-    if (verdict.firstBreak === undefined && (await storage.audit.get(last.id)) === null) verdict.firstBreak = { id: last.id, reason: 'missing' };
+    if (verdict.firstBreak === undefined && (await storage.audit.get(last.id)) === null) verdict.firstBreak = { id: last.id, at: last.at, reason: 'missing' };
   }
   spools.sort((a, b) => String(a.spool).localeCompare(String(b.spool)));
   return { ok: spools.every((s) => s.firstBreak === undefined), spools };
@@ -128,6 +142,29 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
   });
 
   app.get('/api/admin/audit/verify', async () => verifyStoredChains(deps));
+
+  const writer = deps.writer;
+  if (writer !== undefined) {
+    app.post('/api/admin/audit/archive', async (req): Promise<ArchiveOutcome> => {
+      const body = parseOrThrow(auditArchiveRequestSchema, req.body ?? {}, { what: 'archive request' });
+      if (body.dryRun === true) return archiveAudit(storage, { olderThanDays: body.olderThanDays, dryRun: true });
+      // The move and its audit row commit together (as every admin mutation does).
+      return storage.transaction(async (tx) => {
+        const outcome = await archiveAudit(tx, { olderThanDays: body.olderThanDays });
+        await writer.record(
+          {
+            ...auditActor(actorOf(req)),
+            verb: 'admin.audit.archive',
+            outcome: 'allowed',
+            statusCode: 200,
+            detail: JSON.stringify({ olderThanDays: body.olderThanDays ?? null, ...outcome }),
+          },
+          tx,
+        );
+        return outcome;
+      });
+    });
+  }
 
   app.get('/api/admin/audit/stream', async (req: FastifyRequest, reply: FastifyReply) => {
     const resumeFrom = lastEventId(req);

@@ -5,7 +5,10 @@ import type { AuditSpool } from '../audit/index.js';
 
 /** An audit row as a caller describes it; ids, time and defaults are filled in here. */
 export type AuditEntry = Partial<Omit<AuditRow, 'verb' | 'outcome' | 'statusCode' | 'requestId'>> &
-  Pick<AuditRow, 'verb' | 'outcome' | 'statusCode' | 'requestId'>;
+  Pick<AuditRow, 'verb' | 'outcome' | 'statusCode' | 'requestId'> & {
+    /** Detail of an admin mutation (JSON text, not covered by the chain), never a request body. */
+    detail?: string | null;
+  };
 
 let lastMs = 0;
 let seq = 0;

@@ -4,11 +4,18 @@
  * store's arrival sequence `seq`, which orders the live tail: SSE resumes "after id X" by
  * that sequence, so no row is skipped even when a late spool ships older `at` times.
  * Queries for people are newest first by `at` (index `at DESC, seq DESC`).
+ *
+ * Rows older than the retention window move to `audit_log_archive` (same columns, `seq`
+ * kept) and stay readable: {@link AuditRepository.query}, `count`, `get`, `chain` and `walk`
+ * read both tables — the archive only when it can hold a matching row — so archiving never
+ * hides a row nor reads as a gap in a chain. Only the live tail (`after`, `latestId`) is
+ * live-only.
  */
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { AuditOutcome, AuditRow } from '@mosaic/federation-core';
 import { batches, inTransaction, toCount, type Executor, type RepoContext } from './sql.js';
 import type { AuditColumns, AuditLogTable } from './schema.js';
+import { withoutBusyWait } from './sqlite.js';
 import { toTimestamp, type TimeInput } from './time.js';
 
 /** An audit row as stored: the wire row plus its chain digest, spool and detail. */
@@ -40,6 +47,21 @@ export const AUDIT_DEFAULT_LIMIT = 100;
 export const AUDIT_MAX_LIMIT = 10_000;
 
 const BATCH = 200;
+
+/** Every column of both tables, in one order: the two halves of a UNION ALL line up by name, not by table layout. */
+const COLUMNS = [
+  'seq', 'id', 'at', 'request_id', 'caller_request_id', 'trace_id', 'grant_id', 'peer', 'subject_user_id', 'admin_token_name',
+  'verb', 'resource', 'query_hash', 'outcome', 'status_code', 'rows_out', 'bytes_out', 'latency_ms', 'prev_hash', 'hash', 'spool', 'detail',
+] as const;
+
+/**
+ * The advisory lock (PostgreSQL) that serialises archive runs of several replicas: the
+ * namespace of the migration lock ("MOSA"), key 2.
+ */
+const PG_LOCK_NAMESPACE = 0x4d4f5341;
+const PG_LOCK_ARCHIVE = 2;
+
+type AuditTable = 'audit_log' | 'audit_log_archive';
 
 function toColumns(r: NewAuditRecord): AuditColumns {
   return {
@@ -98,9 +120,11 @@ function checkLimit(limit: number): void {
 /** The audit trail. */
 export class AuditRepository {
   readonly #db: Executor;
+  readonly #engine: RepoContext['engine'];
 
-  constructor(db: Executor, _ctx: RepoContext) {
+  constructor(db: Executor, ctx: RepoContext) {
     this.#db = db;
+    this.#engine = ctx.engine;
   }
 
   /** Append one row. @returns false when a row with this id was already stored (re-shipped) */
@@ -115,23 +139,31 @@ export class AuditRepository {
    */
   async appendMany(rows: readonly NewAuditRecord[]): Promise<number> {
     if (rows.length === 0) return 0;
-    return inTransaction(this.#db, async (trx) => {
-      let added = 0;
-      for (const part of batches(rows, BATCH)) {
-        const result = await trx
-          .insertInto('audit_log')
-          .values(part.map(toColumns))
-          .onConflict((oc) => oc.column('id').doNothing())
-          .returning('seq')
-          .execute();
-        added += result.length;
-      }
-      return added;
-    });
+    const write = (db: Executor) =>
+      inTransaction(db, async (trx) => {
+        let added = 0;
+        for (const part of batches(rows, BATCH)) {
+          const result = await trx
+            .insertInto('audit_log')
+            .values(part.map(toColumns))
+            .onConflict((oc) => oc.column('id').doNothing())
+            .returning('seq')
+            .execute();
+          added += result.length;
+        }
+        return added;
+      });
+    // SQLite: fail at once on another handle's write lock instead of waiting for it with the
+    // event loop held (the shipper retries with backoff); see withoutBusyWait.
+    return this.#engine === 'sqlite' && !this.#db.isTransaction ? withoutBusyWait(this.#db, write) : write(this.#db);
   }
 
-  #filtered(filter: AuditFilter) {
-    let q = this.#db.selectFrom('audit_log');
+  /**
+   * `table` filtered. The two tables have the same columns, so the archive is typed as the
+   * live table here (only `seq`'s generated-ness differs, which a select does not see).
+   */
+  #filtered(filter: AuditFilter, table: AuditTable = 'audit_log') {
+    let q = this.#db.selectFrom(table as 'audit_log');
     if (filter.since !== undefined) q = q.where('at', '>=', toTimestamp(filter.since));
     if (filter.grantId !== undefined) q = q.where('grant_id', '=', filter.grantId);
     if (filter.peer !== undefined) q = q.where('peer', '=', filter.peer);
@@ -140,23 +172,51 @@ export class AuditRepository {
     return q;
   }
 
-  /** Rows matching every filter, newest first (`at` DESC, then arrival), at most `limit` (default 100). */
+  /**
+   * Whether the archive may hold a row at or after `since` (any row when `since` is left
+   * out): its newest `at`, one index lookup. Read *after* the live table, so a row archived in
+   * between was either seen there or is seen here.
+   */
+  async #archiveReaches(since: TimeInput | undefined): Promise<boolean> {
+    const row = await this.#db.selectFrom('audit_log_archive').select('at').orderBy('at', 'desc').limit(1).executeTakeFirst();
+    return row !== undefined && (since === undefined || row.at >= toTimestamp(since));
+  }
+
+  /** Both tables filtered, as one UNION ALL (one statement: one snapshot, no row seen twice or missed while a run archives). */
+  #both(filter: AuditFilter) {
+    return this.#filtered(filter, 'audit_log').select(COLUMNS).unionAll(this.#filtered(filter, 'audit_log_archive').select(COLUMNS));
+  }
+
+  /**
+   * Rows matching every filter, newest first (`at` DESC, then arrival), at most `limit`
+   * (default 100) — archived rows included when the filter reaches back to them.
+   */
   async query(filter: AuditFilter & { limit?: number } = {}): Promise<AuditRecord[]> {
     const limit = filter.limit ?? AUDIT_DEFAULT_LIMIT;
     checkLimit(limit);
-    const rows = await this.#filtered(filter).selectAll().orderBy('at', 'desc').orderBy('seq', 'desc').limit(limit).execute();
+    const live = await this.#filtered(filter).selectAll().orderBy('at', 'desc').orderBy('seq', 'desc').limit(limit).execute();
+    // A full page bounds the answer: at least `limit` matching rows are at or after its last
+    // `at` (archiving moves rows, it never removes them), so older archived rows cannot rank.
+    const floor = live.length === limit ? live.at(-1)!.at : undefined;
+    const since = floor === undefined ? filter.since : filter.since === undefined || toTimestamp(filter.since) < floor ? floor : filter.since;
+    if (!(await this.#archiveReaches(since))) return live.map(toRecord);
+    const rows = await this.#db.selectFrom(this.#both({ ...filter, since }).as('u')).selectAll().orderBy('at', 'desc').orderBy('seq', 'desc').limit(limit).execute();
     return rows.map(toRecord);
   }
 
-  /** How many rows match the filters. */
+  /** How many rows match the filters, archived ones included. */
   async count(filter: AuditFilter = {}): Promise<number> {
-    const row = await this.#filtered(filter).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const live = await this.#filtered(filter).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    if (!(await this.#archiveReaches(filter.since))) return toCount(live.n);
+    const row = await this.#db.selectFrom(this.#both(filter).as('u')).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     return toCount(row.n);
   }
 
-  /** The row with this id, or null. */
+  /** The row with this id (live or archived), or null. */
   async get(id: string): Promise<AuditRecord | null> {
-    const row = await this.#db.selectFrom('audit_log').selectAll().where('id', '=', id).executeTakeFirst();
+    const row =
+      (await this.#db.selectFrom('audit_log').selectAll().where('id', '=', id).executeTakeFirst()) ??
+      (await this.#db.selectFrom('audit_log_archive').selectAll().where('id', '=', id).executeTakeFirst());
     return row === undefined ? null : toRecord(row);
   }
 
@@ -185,44 +245,69 @@ export class AuditRepository {
   }
 
   /**
-   * Every row of one spool's chain in arrival order (for `audit verify`), `limit` at a time
-   * after `afterSeq`.
+   * Every row of one spool's chain in arrival order — archived rows first, then live ones,
+   * one sequence — `limit` at a time after `afterSeq`.
    */
   async chain(spool: string | null, options: { afterSeq?: number; limit?: number } = {}): Promise<(AuditRecord & { seq: number })[]> {
+    return this.#bySeq(spool, options);
+  }
+
+  /**
+   * Every row of every spool (archived and live) in arrival order, `limit` at a time after
+   * `afterSeq` — what `audit verify` walks. Paging by `seq` is stable while rows are archived:
+   * a row keeps its `seq` when it moves.
+   */
+  async walk(options: { afterSeq?: number; limit?: number } = {}): Promise<(AuditRecord & { seq: number })[]> {
+    return this.#bySeq(undefined, options);
+  }
+
+  async #bySeq(spool: string | null | undefined, options: { afterSeq?: number; limit?: number }): Promise<(AuditRecord & { seq: number })[]> {
     const limit = options.limit ?? AUDIT_MAX_LIMIT;
     checkLimit(limit);
-    let q = this.#db.selectFrom('audit_log').selectAll().where('seq', '>', options.afterSeq ?? 0);
-    q = spool === null ? q.where('spool', 'is', null) : q.where('spool', '=', spool);
-    const rows: Selectable<AuditLogTable>[] = await q.orderBy('seq').limit(limit).execute();
+    const afterSeq = options.afterSeq ?? 0;
+    const branch = (table: AuditTable) => {
+      let q = this.#db.selectFrom(table as 'audit_log').select(COLUMNS).where('seq', '>', afterSeq);
+      if (spool !== undefined) q = spool === null ? q.where('spool', 'is', null) : q.where('spool', '=', spool);
+      return q;
+    };
+    const rows: Selectable<AuditLogTable>[] = await this.#db
+      .selectFrom(branch('audit_log').unionAll(branch('audit_log_archive')).as('u'))
+      .selectAll()
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
     return rows.map((r) => ({ ...toRecord(r), seq: Number(r.seq) }));
+  }
+
+  /** How many live rows have `at` before `cutoff` (what {@link archiveOlderThan} would move now). */
+  async countOlderThan(cutoff: TimeInput): Promise<number> {
+    const row = await this.#db.selectFrom('audit_log').select((eb) => eb.fn.countAll().as('n')).where('at', '<', toTimestamp(cutoff)).executeTakeFirstOrThrow();
+    return toCount(row.n);
   }
 
   /**
    * Move rows with `at` before `cutoff` to `audit_log_archive` in one transaction (the
-   * 90-day rollover); how many moved.
+   * 90-day rollover); how many moved. Safe to run on several replicas at once: on PostgreSQL
+   * the runs queue on an advisory lock (SQLite's `BEGIN IMMEDIATE` does the same), and a live
+   * row is deleted only once its copy is in the archive — a late row shipped between the copy
+   * and the delete stays live for the next run instead of being lost.
    */
   async archiveOlderThan(cutoff: TimeInput): Promise<number> {
     const ts = toTimestamp(cutoff);
     return inTransaction(this.#db, async (trx) => {
-      const moved = await trx
+      if (this.#engine === 'postgres') await sql`select pg_advisory_xact_lock(${sql.lit(PG_LOCK_NAMESPACE)}, ${sql.lit(PG_LOCK_ARCHIVE)})`.execute(trx);
+      await trx
         .insertInto('audit_log_archive')
-        .columns([
-          'seq', 'id', 'at', 'request_id', 'caller_request_id', 'trace_id', 'grant_id', 'peer', 'subject_user_id', 'admin_token_name',
-          'verb', 'resource', 'query_hash', 'outcome', 'status_code', 'rows_out', 'bytes_out', 'latency_ms', 'prev_hash', 'hash', 'spool', 'detail',
-        ])
-        .expression((eb) =>
-          eb
-            .selectFrom('audit_log')
-            .select([
-              'seq', 'id', 'at', 'request_id', 'caller_request_id', 'trace_id', 'grant_id', 'peer', 'subject_user_id', 'admin_token_name',
-              'verb', 'resource', 'query_hash', 'outcome', 'status_code', 'rows_out', 'bytes_out', 'latency_ms', 'prev_hash', 'hash', 'spool', 'detail',
-            ])
-            .where('at', '<', ts),
-        )
+        .columns(COLUMNS)
+        .expression((eb) => eb.selectFrom('audit_log').select(COLUMNS).where('at', '<', ts))
         .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+      const deleted = await trx
+        .deleteFrom('audit_log')
+        .where('at', '<', ts)
+        .where((eb) => eb.exists(eb.selectFrom('audit_log_archive as a').select('a.id').whereRef('a.id', '=', 'audit_log.id')))
         .executeTakeFirst();
-      await trx.deleteFrom('audit_log').where('at', '<', ts).execute();
-      return Number(moved.numInsertedOrUpdatedRows ?? 0n);
+      return Number(deleted.numDeletedRows);
     });
   }
 }

@@ -15,10 +15,12 @@ import type * as NodeSqlite from 'node:sqlite';
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import {
   CompiledQuery,
+  sql,
   SqliteDialect,
   SqliteDriver,
   type DatabaseConnection,
   type Driver,
+  type Kysely,
   type SqliteDatabase,
   type SqliteDialectConfig,
   type SqliteStatement,
@@ -124,6 +126,24 @@ export class NodeSqliteDatabase implements SqliteDatabase {
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
+}
+
+/**
+ * Run `fn` on the store's one connection with `busy_timeout = 0`: a write that meets another
+ * handle's lock fails at once (`SQLITE_BUSY`) instead of waiting. node:sqlite waits inside
+ * the call — the event loop and the store's only connection held for up to
+ * {@link SQLITE_BUSY_TIMEOUT_MS} — so a writer that can retry later (the audit shipper) must
+ * not wait: every federation answer would wait with it (SECURITY.md case 27).
+ */
+export async function withoutBusyWait<DB, T>(db: Kysely<DB>, fn: (db: Kysely<DB>) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    await sql`pragma busy_timeout = 0`.execute(conn);
+    try {
+      return await fn(conn);
+    } finally {
+      await sql.raw(`pragma busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`).execute(conn);
+    }
+  });
 }
 
 /** Kysely's SQLite driver with `BEGIN IMMEDIATE` transactions. */
