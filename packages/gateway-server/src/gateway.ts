@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { codedError, deriveKey, GrantRateLimiter, MosaicError, SealKey } from '@mosaic/federation-core';
+import { codedError, deriveKey, MosaicError, SealKey } from '@mosaic/federation-core';
 import { buildAdminApp } from './admin/app.js';
 import { AdminTokenVerifier, generateAdminToken, hashToken } from './admin/auth.js';
 import { registerAdminRoutes } from './admin/routes.js';
@@ -15,12 +15,15 @@ import { FederationListener } from './federation/listener.js';
 import { registerPublicRoutes } from './federation/public-routes.js';
 import { GrantCache } from './federation/grant-cache.js';
 import { registerFederationVerbs } from './federation/verbs.js';
+import { createRateLimiter, isRedisLimiter } from './limits/index.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics.js';
 import { checkDataDirPermissions, resolveMasterSecret, type ResolvedMasterSecret } from './secrets/index.js';
 import { openAuditPipeline } from './audit/index.js';
 import { AuditWriter } from './services/audit.js';
 import { GrantService } from './services/grants.js';
+import { startHousekeeping } from './services/housekeeping.js';
+import { PeerClients } from './services/peer-clients.js';
 import { PeerService } from './services/peers.js';
 import { Revocation } from './services/revocation.js';
 import { openStorage, type Storage } from './storage/index.js';
@@ -67,6 +70,10 @@ export interface RunningGateway {
   readonly startedInMs: number;
   readonly grants: GrantService;
   readonly peers: PeerService;
+  /** Revoked serials as the listener sees them (tests move a scheduled revocation and call `scheduleNext`). */
+  readonly revocation: Revocation;
+  /** mTLS clients for this gateway's outbound peers (keys unsealed in memory only). */
+  readonly peerClients: PeerClients;
   readonly metrics: Metrics;
   /** The one-screen summary (UX.md). */
   summary(): Promise<GatewaySummary>;
@@ -154,10 +161,23 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const auditPipeline = openAuditPipeline({ dataDir: config.dataDir, storage, logger: logger.child({ component: 'audit' }) });
     undo.push(() => auditPipeline.close());
     const audit = new AuditWriter(auditPipeline.spool, logger);
+    // Daily, first a minute after start: the 90-day audit rollover (rows stay queryable) and
+    // long-expired enrollment tokens. Unref'd timers; failures are logged, never fatal.
+    const housekeeping = startHousekeeping({ storage, logger: logger.child({ component: 'housekeeping' }) });
+    undo.push(() => housekeeping.stop());
 
     let publicUrl = config.publicUrl?.origin ?? '';
     const grantCache = new GrantCache(storage.grants);
-    const limiter = new GrantRateLimiter();
+    // Per-grant rate limits: shared by the replicas through Redis with REDIS_URL (degrading to
+    // per-replica buckets while it is unreachable, never refusing for it), else in-process.
+    const limiter = createRateLimiter({
+      redisUrl: config.redisUrl,
+      name: config.name,
+      logger: logger.child({ component: 'rate-limit' }),
+      onFallback: () => metrics.rateLimitFallbacks.inc({}),
+    });
+    undo.push(() => limiter.close());
+    if (isRedisLimiter(limiter)) await limiter.connect();
     const grants = new GrantService({
       storage,
       ca,
@@ -167,17 +187,22 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       publicUrl: () => publicUrl,
       onGrantChanged: (grantId) => grantCache.invalidate(grantId),
     });
-    const peers = new PeerService({ storage, sealKey: SealKey.fromMaster(secret.secret), audit });
+    const sealKey = SealKey.fromMaster(secret.secret);
+    const peers = new PeerService({ storage, sealKey, audit });
+    const peerClients = new PeerClients({ storage, sealKey });
 
     const serverHost = config.publicUrl?.hostname ?? (isWildcard(config.federationHost) ? hostname() : config.federationHost);
     const serverCert = await ca.ensureServerCertificate({ publicUrl: `https://${bracket(serverHost)}`, extraHosts: isWildcard(config.federationHost) ? [hostname()] : [] });
+    // The listener's own refusals (401 before any route) are audited by the verbs.
+    let refuseAudited: ReturnType<typeof registerFederationVerbs> | undefined;
     const federation = await FederationListener.create({
       tls: { certPem: serverCert.certPem, keyPem: serverCert.keyPem, caPem: ca.caCertPem },
       logger: logger.child({ listener: 'federation' }),
       isSerialRevoked: (serial) => revocation.isRevoked(serial),
+      refuse: () => refuseAudited?.refuse,
       routes: (app) => {
         registerPublicRoutes(app, { ca, grants, metrics });
-        registerFederationVerbs(app, {
+        refuseAudited = registerFederationVerbs(app, {
           name: config.name,
           storage,
           revocation,
@@ -247,6 +272,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           adminUrl: () => adminUrl,
           serverCertNotAfter: () => serverNotAfter,
           secretSource: secret.source,
+          redis: isRedisLimiter(limiter) ? limiter : null,
         }),
     });
     await admin.listen({ host: config.adminHost, port: config.adminPort, listenTextResolver: (address) => `admin API on ${address}` }).catch((err: unknown) => {
@@ -282,6 +308,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       startedInMs,
       grants,
       peers,
+      revocation,
+      peerClients,
       metrics,
       async summary() {
         const [grantCounts, peerCounts] = await Promise.all([storage.grants.countByStatus(), storage.peers.countByState()]);

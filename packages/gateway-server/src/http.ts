@@ -27,7 +27,7 @@ export function baseFastifyOptions() {
  * Shared hooks: an `x-request-id` on every answer, validated caller ids and trace context,
  * one structured log line per request with the enrollment token redacted.
  */
-export function installCommonHooks(app: FastifyInstance): void {
+export function installCommonHooks(app: FastifyInstance, options: { notFound?: boolean } = {}): void {
   app.decorateRequest('callerRequestId', null);
   app.decorateRequest('traceparent', null);
   app.addHook('onRequest', async (req, reply) => {
@@ -41,7 +41,8 @@ export function installCommonHooks(app: FastifyInstance): void {
       'request',
     );
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, req, 404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${loggablePath(req)}`));
+  // (the federation listener answers unknown routes itself, audited)
+  if (options.notFound !== false) app.setNotFoundHandler((req, reply) => sendError(reply, req, 404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${loggablePath(req)}`));
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (isMosaicError(err) && err.statusCode < 500) {
       return sendError(reply, req, err.statusCode, err.code, err.message, { remediation: err.remediation, details: err.details });

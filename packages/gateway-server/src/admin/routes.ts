@@ -8,6 +8,7 @@ import {
 } from '@mosaic/federation-core';
 import type { EmbeddedCa } from '../ca/index.js';
 import type { FederationListener } from '../federation/listener.js';
+import type { RedisLimiterHealth } from '../limits/index.js';
 import type { Metrics } from '../metrics.js';
 import type { MasterSecretSource } from '../secrets/index.js';
 import type { AuditWriter } from '../services/audit.js';
@@ -40,6 +41,8 @@ export interface AdminRouteDeps {
   /** When the federation listener's current server certificate expires. */
   serverCertNotAfter: () => Date;
   secretSource: MasterSecretSource;
+  /** The shared rate limiter when REDIS_URL is set (doctor's `redis.reachable`), else null. */
+  redis?: { health(): Promise<RedisLimiterHealth>; readonly reachable: boolean } | null;
 }
 
 const DAY = 86_400_000;
@@ -60,6 +63,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       { name: 'mosaic_revoked_serials', help: 'Serials refused at the handshake.', values: [{ labels: {}, value: revocation.size }] },
       { name: 'mosaic_audit_spool_backlog', help: 'Audit rows in the local spool not yet shipped.', values: [{ labels: {}, value: deps.auditPipeline.spool.backlog() }] },
       { name: 'mosaic_audit_spool_append_failures', help: 'Audit appends refused since start (answered 503).', values: [{ labels: {}, value: deps.auditPipeline.spool.status().appendFailures }] },
+      ...(deps.redis ? [{ name: 'mosaic_rate_limit_redis_up', help: '1 while rate limits are shared through Redis, 0 while they are per-replica.', values: [{ labels: {}, value: deps.redis.reachable ? 1 : 0 }] }] : []),
     ]);
     return reply.type('text/plain; version=0.0.4').send(text);
   });
@@ -126,11 +130,23 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
           : `${spool.backlog} rows waiting to ship`,
       !spool.available || spool.appendFailures > 0 ? 'check the disk under the data dir (space, permissions), then restart the gateway' : spool.backlog > 10_000 ? 'the main store is slow or down: check storage.reachable' : null,
     );
+    if (deps.redis) {
+      // Rate limits degrade to per-replica buckets while Redis is down: worth fixing, never an outage.
+      const r = await deps.redis.health();
+      add(
+        'redis.reachable',
+        r.reachable ? 'green' : 'yellow',
+        r.reachable
+          ? `redis ${r.target} answers: rate limits are shared by every replica`
+          : `redis ${r.target} is unreachable${r.degradedSince ? ` since ${r.degradedSince}` : ''}${r.lastError ? ` (${r.lastError})` : ''}: rate limits are per-replica; ${r.fallbacks} requests limited locally so far`,
+        r.reachable ? null : `check that Redis/Valkey at ${r.target} is up and that REDIS_URL (host, port, password, TLS) is right; limits are shared again as soon as it answers`,
+      );
+    }
     const worst = checks.some((c) => c.status === 'red') ? 'red' : checks.some((c) => c.status === 'yellow') ? 'yellow' : 'green';
     return { status: worst, checks };
   });
 
-  registerAuditRoutes(app, { storage, spool: deps.auditPipeline.spool, tail: deps.auditPipeline.tail });
+  registerAuditRoutes(app, { storage, spool: deps.auditPipeline.spool, tail: deps.auditPipeline.tail, writer: audit });
 
   // ── directory ──────────────────────────────────────────────────────────────
   app.post('/api/admin/seed', async (req) => {

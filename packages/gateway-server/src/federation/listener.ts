@@ -2,9 +2,9 @@ import { constants } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { baseFastifyOptions, installCommonHooks, sendError } from '../http.js';
+import { baseFastifyOptions, installCommonHooks, loggablePath, sendError } from '../http.js';
 import { SocketRegistry, type SocketIdentity } from './sockets.js';
 
 /** The prefix of every federation route. */
@@ -24,7 +24,24 @@ export interface FederationListenerOptions {
   isSerialRevoked: (serialHex: string) => boolean;
   /** Routes to register (public and mTLS), given the socket registry. */
   routes: (app: FastifyInstance, sockets: SocketRegistry) => void | Promise<void>;
+  /**
+   * How a request the listener refuses itself (401: no certificate, or a certificate whose
+   * Mosaic identity is invalid; 404: no such route) is answered. The verbs supply one that audits the refusal
+   * first, so every federation request — refused ones included — is one audit row. Called
+   * lazily: it may be set up by `routes`. Default: a plain error envelope.
+   */
+  refuse?: () => RefusalHandler | undefined;
 }
+
+/** A refusal decided by the listener itself: before any route (401), or no such route (404). */
+export interface ListenerRefusal {
+  status: 401 | 404;
+  code: 'CLIENT_CERT_REQUIRED' | 'IDENTITY_INVALID' | 'ROUTE_NOT_FOUND';
+  message: string;
+  remediation?: string;
+}
+
+export type RefusalHandler = (req: FastifyRequest, reply: FastifyReply, refusal: ListenerRefusal) => Promise<FastifyReply>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -113,25 +130,42 @@ export class FederationListener {
     this.server.on('tlsClientError', (err, socket) => {
       options.logger.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
     });
-    installCommonHooks(app);
+    installCommonHooks(app, { notFound: false });
     app.decorateRequest('peer', null);
     app.addHook('onRequest', async (req, reply) => {
       const identity = sockets.identityOf(req.socket as TLSSocket);
       if (identity.kind === 'peer') {
         req.peer = identity;
+        const socket = req.socket as TLSSocket;
+        sockets.requestStarted(socket);
+        reply.raw.once('close', () => sockets.requestFinished(socket));
         return;
       }
       if (req.routeOptions.config.public === true) return;
-      if (identity.kind === 'invalid') {
-        return sendError(reply, req, 401, 'IDENTITY_INVALID', `the client certificate's Mosaic identity is not valid (${identity.code})`, {
-          remediation: 'ask the serving admin for a re-enrollment token (`grant token --reenroll`)',
-        });
-      }
-      return sendError(reply, req, 401, 'CLIENT_CERT_REQUIRED', 'this route needs a client certificate issued by this gateway', {
-        remediation: 'enroll first: `mosaic federation peer add <enrollment url>` on the requesting gateway',
-      });
+      const refusal: ListenerRefusal =
+        identity.kind === 'invalid'
+          ? {
+              status: 401,
+              code: 'IDENTITY_INVALID',
+              message: `the client certificate's Mosaic identity is not valid (${identity.code})`,
+              remediation: 'ask the serving admin for a re-enrollment token (`grant token --reenroll`)',
+            }
+          : {
+              status: 401,
+              code: 'CLIENT_CERT_REQUIRED',
+              message: 'this route needs a client certificate issued by this gateway',
+              remediation: 'enroll first: `mosaic federation peer add <enrollment url>` on the requesting gateway',
+            };
+      return this.#refuse(req, reply, refusal);
     });
+    app.setNotFoundHandler((req, reply) => this.#refuse(req, reply, { status: 404, code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${loggablePath(req)}` }));
     await options.routes(app, sockets);
+  }
+
+  #refuse(req: FastifyRequest, reply: FastifyReply, refusal: ListenerRefusal): FastifyReply | Promise<FastifyReply> {
+    const handler = this.options.refuse?.();
+    if (handler !== undefined) return handler(req, reply, refusal);
+    return sendError(reply, req, refusal.status, refusal.code, refusal.message, { remediation: refusal.remediation });
   }
 
   /** Start listening; resolves with the bound address. */

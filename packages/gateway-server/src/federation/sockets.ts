@@ -1,5 +1,5 @@
-import type { TLSSocket } from 'node:tls';
-import { decodeMosaicIdentity, isMosaicError, normaliseSerialHex } from '@mosaic/federation-core';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import { decodeMosaicIdentity, isMosaicError, normaliseSerialHex, verifyClientCertificate } from '@mosaic/federation-core';
 
 /** What the federation listener knows about one TLS socket, worked out once at its handshake. */
 export type SocketIdentity =
@@ -15,6 +15,9 @@ export type SocketIdentity =
 export class SocketRegistry {
   private readonly identities = new WeakMap<TLSSocket, SocketIdentity>();
   private readonly byGrant = new Map<string, Set<TLSSocket>>();
+  /** Requests being served per socket, and sockets to close once they are idle. */
+  private readonly inFlight = new WeakMap<TLSSocket, number>();
+  private readonly doomed = new WeakSet<TLSSocket>();
 
   /**
    * Classify a socket right after its handshake. Only an `authorized` socket (its certificate
@@ -26,9 +29,13 @@ export class SocketRegistry {
     if (!socket.authorized) {
       identity = { kind: 'anonymous' };
     } else {
-      const cert = socket.getPeerCertificate(false);
+      const cert = socket.getPeerCertificate(true);
       try {
         const { grantId, subjectUserId } = decodeMosaicIdentity(cert.raw);
+        // OpenSSL's chain check accepts a leaf with CA:TRUE, keyCertSign or no extendedKeyUsage
+        // at all (SECURITY.md 7a): the Mosaic client profile is checked here, once per socket,
+        // against the issuer OpenSSL verified the chain with (our CA).
+        verifyClientCertificate(cert.raw, issuerOf(cert), { purpose: 'client' });
         identity = { kind: 'peer', grantId, subjectUserId, serialHex: normaliseSerial(cert.serialNumber), notAfter: Date.parse(cert.valid_to) };
       } catch (err) {
         identity = isMosaicError(err)
@@ -56,16 +63,38 @@ export class SocketRegistry {
     return this.identities.get(socket) ?? { kind: 'anonymous' };
   }
 
+  /** A request on `socket` started being served (the listener's onRequest). */
+  requestStarted(socket: TLSSocket): void {
+    this.inFlight.set(socket, (this.inFlight.get(socket) ?? 0) + 1);
+  }
+
+  /** A request on `socket` was answered (or its connection went): close it now if it was doomed. */
+  requestFinished(socket: TLSSocket): void {
+    const n = (this.inFlight.get(socket) ?? 1) - 1;
+    this.inFlight.set(socket, n);
+    if (n <= 0 && this.doomed.has(socket)) socket.destroySoon();
+  }
+
   /**
-   * Close a grant's sockets (all of them, or those not carrying `keepSerial`): the write side
-   * is ended at once (`destroySoon`), so no further request on them reaches a handler.
+   * End a socket: an idle one at once; one serving a request once that answer is out (the
+   * verbs turn an answer for a serial revoked meanwhile into 403, so nothing more leaves).
+   */
+  #close(socket: TLSSocket): void {
+    if ((this.inFlight.get(socket) ?? 0) > 0) this.doomed.add(socket);
+    else socket.destroySoon();
+  }
+
+  /**
+   * Close a grant's sockets (all of them, or those not carrying `keepSerial`): idle ones at
+   * once (`destroySoon`), busy ones right after their current answer, so no further request
+   * on them reaches a handler.
    */
   closeGrant(grantId: string, options: { keepSerial?: string } = {}): number {
     let closed = 0;
     for (const socket of this.byGrant.get(grantId) ?? []) {
       const identity = this.identities.get(socket);
       if (options.keepSerial !== undefined && identity?.kind === 'peer' && identity.serialHex === options.keepSerial) continue;
-      socket.destroySoon();
+      this.#close(socket);
       closed++;
     }
     return closed;
@@ -78,7 +107,7 @@ export class SocketRegistry {
       for (const socket of set) {
         const identity = this.identities.get(socket);
         if (identity?.kind === 'peer' && serials.has(identity.serialHex)) {
-          socket.destroySoon();
+          this.#close(socket);
           closed++;
         }
       }
@@ -92,6 +121,13 @@ export class SocketRegistry {
     for (const set of this.byGrant.values()) n += set.size;
     return n;
   }
+}
+
+/** The certificate OpenSSL verified `cert` with (for a leaf of our root: the root). */
+function issuerOf(cert: DetailedPeerCertificate): Buffer {
+  const issuer = cert.issuerCertificate as DetailedPeerCertificate | undefined;
+  if (issuer?.raw === undefined) throw new TypeError('the client certificate has no verified issuer');
+  return issuer.raw;
 }
 
 /** Node prints serials as upper-case hex; we compare them in the pki module's normal form. */

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCsr, exportPrivateKeyPem, generateKeyPair, GrantRateLimiter } from '@mosaic/federation-core';
+import { createCsr, exportPrivateKeyPem, generateKeyPair } from '@mosaic/federation-core';
 import { makeServerCert, makeTestCa } from '@mosaic/federation-core/test-support/pki';
 import { AuditSpool } from '../audit/spool.js';
+import { MemoryRateLimiter } from '../limits/index.js';
 import { Metrics } from '../metrics.js';
 import { cleanupTestGateways, startTestGateway, type TestGateway } from '../test-support/gateway.js';
 import { GrantCache } from './grant-cache.js';
@@ -140,7 +141,7 @@ beforeAll(async () => {
         revocation: { isRevoked: (serial) => revoked.has(serial) },
         spool,
         metrics,
-        limiter: new GrantRateLimiter(),
+        limiter: new MemoryRateLimiter(),
         cursorKey: randomBytes(32),
         queryHashKey: randomBytes(32),
         grantCache,
@@ -366,18 +367,19 @@ async function startFailingSpoolListener(who: Enrolled): Promise<Answer> {
     tls: { certPem: serverCert.certPem, keyPem: serverCert.keyPem, caPem: work.gateway.ca.caCertPem },
     logger: pino({ level: 'silent' }),
     isSerialRevoked: () => false,
-    routes: (app) =>
+    routes: (app) => {
       registerFederationVerbs(app, {
         name: 'work',
         storage: work.gateway.storage,
         revocation: { isRevoked: () => false },
         spool: fakeSpool,
         metrics: new Metrics(),
-        limiter: new GrantRateLimiter(),
+        limiter: new MemoryRateLimiter(),
         cursorKey: randomBytes(32),
         queryHashKey: randomBytes(32),
         grantCache: new GrantCache(work.gateway.storage.grants),
-      }),
+      });
+    },
   });
   const addr = await l.listen('127.0.0.1', 0);
   const agent = new Agent({ connect: { ca: serverCa.certPem, cert: who.certPem, key: who.keyPem, servername: 'localhost', maxCachedSessions: 0 } });

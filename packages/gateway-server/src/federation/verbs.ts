@@ -28,20 +28,30 @@ import {
   searchRequestSchema,
   type AuditOutcome,
   type FederationVerb,
-  type GrantRateLimiter,
   type QueryHashParams,
   type RowsAllowed,
 } from '@mosaic/federation-core';
 import type { AuditSpool } from '../audit/spool.js';
 import type { EmbeddedCa } from '../ca/index.js';
 import type { Metrics } from '../metrics.js';
+import type { RateLimiter } from '../limits/index.js';
 import type { GrantRecord, ResourceRow, Storage } from '../storage/index.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { GrantCache } from './grant-cache.js';
-import { FEDERATION_PREFIX } from './listener.js';
+import { FEDERATION_PREFIX, type RefusalHandler } from './listener.js';
 
-/** The audited mTLS verbs: the four read verbs and renewal. */
-type AuditedVerb = FederationVerb | 'renew';
+/** The audited mTLS verbs: the four read verbs and renewal, and `unknown` for any other path. */
+type AuditedVerb = FederationVerb | 'renew' | 'unknown';
+
+const ROUTE_VERBS: ReadonlySet<string> = new Set(['capabilities', 'list', 'get', 'search', 'renew']);
+
+/** The verb a request path names (`/api/federation/v1/<verb>/…`), or `unknown`. */
+function verbOfPath(url: string): AuditedVerb {
+  const path = url.split('?', 1)[0]!;
+  if (!path.startsWith(`${FEDERATION_PREFIX}/`)) return 'unknown';
+  const word = path.slice(FEDERATION_PREFIX.length + 1).split('/', 1)[0]!;
+  return ROUTE_VERBS.has(word) ? (word as AuditedVerb) : 'unknown';
+}
 
 /** How long the previous certificate keeps working after a renewal (CONTRACT.md). */
 export const RENEWAL_OVERLAP_MS = 10 * 60_000;
@@ -61,7 +71,8 @@ export interface FederationVerbDeps {
   revocation: { isRevoked(serial: string): boolean };
   spool: AuditSpool;
   metrics: Metrics;
-  limiter: GrantRateLimiter;
+  /** Per-grant buckets: in-process, or shared through Redis (`REDIS_URL`). */
+  limiter: RateLimiter;
   /** HMAC key of list cursors (32+ random bytes, per deployment). */
   cursorKey: Buffer;
   /** HMAC key of the audit rows' `queryHash` (32+ bytes, per deployment). */
@@ -155,8 +166,17 @@ function validationRefusal(issues: ReadonlyArray<{ path: PropertyKey[]; message:
   return err;
 }
 
-/** Register the four read verbs on the federation listener's app. */
-export function registerFederationVerbs(app: FastifyInstance, deps: FederationVerbDeps): void {
+/** What the verbs hand back to the listener. */
+export interface FederationVerbs {
+  /** Audits a refusal the listener decides itself (401 before any route, 404 no route), then sends it. */
+  refuse: RefusalHandler;
+}
+
+/**
+ * Register the read verbs (and renewal) on the federation listener's app. With the returned
+ * `refuse` given to the listener, every request that reaches its HTTP layer is one audit row.
+ */
+export function registerFederationVerbs(app: FastifyInstance, deps: FederationVerbDeps): FederationVerbs {
   const now = deps.now ?? Date.now;
   const { storage, spool, metrics, limiter, grantCache } = deps;
 
@@ -199,9 +219,9 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     return grant;
   }
 
-  /** Step 2: one token from the grant's bucket. */
-  function rateLimit(grant: GrantRecord): void {
-    const r = limiter.take(grant.id, grant.scope.rate_limit_per_minute ?? DEFAULT_RATE_LIMIT_PER_MINUTE);
+  /** Step 2: one token from the grant's bucket (the limit read from the grant now). */
+  async function rateLimit(grant: GrantRecord): Promise<void> {
+    const r = await limiter.take(grant.id, grant.scope.rate_limit_per_minute ?? DEFAULT_RATE_LIMIT_PER_MINUTE);
     if (!r.allowed) {
       const retry = String(Math.max(1, Math.ceil(r.retryAfterSeconds)));
       throw new Refusal(429, 'RATE_LIMITED', "the grant's request rate limit is exhausted", { headers: { 'retry-after': retry } });
@@ -227,6 +247,11 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
 
   /** Audit, count and send one outcome; the audit row is durable before the answer leaves. */
   async function finish(verb: AuditedVerb, req: FastifyRequest, reply: FastifyReply, ctx: AuditContext, started: number, out: Outcome): Promise<FastifyReply> {
+    // Revoked while this request was being served (revoke, re-enrollment, end of a renewal
+    // overlap): the answer it was about to get does not leave; 403, then the socket closes.
+    if (out.status < 400 && req.peer !== null && deps.revocation.isRevoked(req.peer.serialHex)) {
+      out = { status: 403, body: errorBody(req, 'GRANT_REVOKED', 'this client certificate was revoked while the request was served'), rowsOut: 0, closeSocket: true };
+    }
     let payload = JSON.stringify(out.body);
     let status = out.status;
     const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
@@ -343,7 +368,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     { errorHandler: routeErrorHandler('capabilities') },
     route('capabilities', async (req, ctx) => {
       const grant = await identify(req, ctx);
-      rateLimit(grant);
+      await rateLimit(grant);
       return { body: { ...scopeCapabilities(grant.scope, deps.name), _source: deps.name }, rowsOut: 0 };
     }),
   );
@@ -353,7 +378,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     { errorHandler: routeErrorHandler('list') },
     route('list', async (req, ctx) => {
       const grant = await identify(req, ctx);
-      rateLimit(grant);
+      await rateLimit(grant);
       const { resource } = req.params as RowParams;
       resourceAllowed(grant, resource);
       const body = parse(listRequestSchema, req.body);
@@ -371,7 +396,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     { errorHandler: routeErrorHandler('get') },
     route('get', async (req, ctx) => {
       const grant = await identify(req, ctx);
-      rateLimit(grant);
+      await rateLimit(grant);
       const { resource, id = '' } = req.params as RowParams;
       resourceAllowed(grant, resource);
       parse(getRequestSchema, req.body);
@@ -388,7 +413,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     { errorHandler: routeErrorHandler('search') },
     route('search', async (req, ctx) => {
       const grant = await identify(req, ctx);
-      rateLimit(grant);
+      await rateLimit(grant);
       const { resource } = req.params as RowParams;
       resourceAllowed(grant, resource);
       const body = parse(searchRequestSchema, req.body);
@@ -406,7 +431,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
       route('renew', async (req, ctx) => {
         // Only the current certificate renews: an old one in its overlap cannot fork the grant.
         const grant = await identify(req, ctx, { currentOnly: true });
-        rateLimit(grant);
+        await rateLimit(grant);
         const body = parse(renewRequestSchema, req.body);
         const current = await storage.certs.get(req.peer!.serialHex);
         if (current === null) throw new Refusal(403, 'GRANT_UNKNOWN', 'this certificate was not issued here');
@@ -458,4 +483,13 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
       }),
     );
   }
+
+  return {
+    refuse: (req, reply, refusal) =>
+      finish(verbOfPath(req.url), req, reply, { grantId: req.peer?.grantId ?? null, peer: null, subjectUserId: req.peer?.subjectUserId ?? null }, performance.now(), {
+        status: refusal.status,
+        body: errorBody(req, refusal.code, refusal.message, refusal.remediation),
+        rowsOut: 0,
+      }),
+  };
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { AdminClient, readAdminTokenFile } from '@mosaic/federation-core/admin-client';
 import { generateMasterSecret } from '@mosaic/federation-core';
 import { startGateway, type RunningGateway } from '../gateway.js';
@@ -20,20 +20,32 @@ const cleanups: Array<() => Promise<void> | void> = [];
 
 /** Start a gateway in this process on free loopback ports, with its own data and config dirs. */
 export async function startTestGateway(
-  options: { name?: string; databaseUrl?: string; dataDir?: string; env?: NodeJS.ProcessEnv; publicUrl?: string } = {},
+  options: {
+    name?: string;
+    databaseUrl?: string;
+    dataDir?: string;
+    env?: NodeJS.ProcessEnv;
+    publicUrl?: string;
+    /** MOSAIC_SECRET for this gateway (default: generated on PostgreSQL, the embedded keeper otherwise). */
+    secret?: string;
+    /** REDIS_URL: shared rate limits (see limits/redis.ts). */
+    redisUrl?: string;
+    /** Where the gateway logs (default: nowhere). */
+    logger?: Logger;
+  } = {},
 ): Promise<TestGateway> {
   const home = mkdtempSync(join(tmpdir(), 'mosaic-gw-'));
   const dataDir = options.dataDir ?? join(home, 'data');
   const env: NodeJS.ProcessEnv = options.env ?? {
     XDG_CONFIG_HOME: join(home, 'config'),
     XDG_DATA_HOME: join(home, 'share'),
-    ...(options.databaseUrl ? { MOSAIC_SECRET: generateMasterSecret() } : {}),
+    ...(options.secret !== undefined ? { MOSAIC_SECRET: options.secret } : options.databaseUrl ? { MOSAIC_SECRET: generateMasterSecret() } : {}),
   };
   cleanups.push(() => rmSync(home, { recursive: true, force: true }));
   const launch = async (): Promise<TestGateway> => {
     const gateway = await startGateway({
       version: '0.0.0-test',
-      logger: pino({ level: 'silent' }),
+      logger: options.logger ?? pino({ level: 'silent' }),
       name: options.name ?? 'work',
       dataDir,
       federationPort: 0,
@@ -41,6 +53,7 @@ export async function startTestGateway(
       env,
       ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
       ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+      ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
     });
     let stopped = false;
     const stop = async () => {
