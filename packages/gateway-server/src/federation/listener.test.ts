@@ -3,6 +3,7 @@ import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCsr, exportPrivateKeyPem, generateKeyPair } from '@mosaic/federation-core';
 import { cleanupTestGateways, startTestGateway, type TestGateway } from '../test-support/gateway.js';
+import { federationTlsOptions } from './listener.js';
 import { Agent, request } from 'undici';
 
 let work: TestGateway;
@@ -54,6 +55,15 @@ function get(socket: TLSSocket, path: string): Promise<number | null> {
 }
 
 describe('federation listener TLS', () => {
+  it("never hands revocation to OpenSSL's CRL check: no CRL in the TLS options, serials are checked from the store (case 7b)", () => {
+    // With any CRL loaded OpenSSL checks every CA in the chain and refuses everyone once it is
+    // past nextUpdate; revoked serials are refused in secureConnection instead (identity suite).
+    const options = federationTlsOptions({ certPem: 'cert', keyPem: 'key', caPem: 'ca' }) as Record<string, unknown>;
+    expect(Object.keys(options)).not.toContain('crl');
+    expect(options.rejectUnauthorized).toBe(false);
+    expect(options.requestCert).toBe(true);
+  });
+
   it('refuses TLS 1.2 (case 7)', async () => {
     const r = await tls({ maxVersion: 'TLSv1.2' });
     expect(r.error?.message ?? '').toMatch(/protocol version|unsupported protocol/i);
