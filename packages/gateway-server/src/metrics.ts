@@ -50,6 +50,11 @@ export class Metrics {
   readonly auditUnavailable = new Counter();
   /** Federation requests rate-limited by the local fallback bucket because Redis was unreachable. */
   readonly rateLimitFallbacks = new Counter();
+  /** Refusals of clients without a valid identity answered beyond their per-address audit budget (not audited one by one). */
+  readonly refusalsUnaudited = new Counter();
+
+  /** Calls of the requesting side to its peers: ok, cached, refused (the peer answered 4xx), failed, circuit_open, revoked. */
+  readonly peerRequests = new Counter();
 
   /** One federation request: verb and outcome (allowed, denied, rate_limited, error). */
   observeFederation(verb: string, outcome: string, latencyMs: number): void {
@@ -67,6 +72,12 @@ export class Metrics {
     counter('mosaic_federation_requests_total', 'Federation requests by verb and outcome.', this.federationRequests);
     counter('mosaic_federation_handshakes_refused_total', 'TLS connections closed after the handshake, by reason.', this.handshakesRefused);
     counter('mosaic_audit_unavailable_total', 'Federation requests refused with 503 because the audit spool could not be written.', this.auditUnavailable);
+    counter(
+      'mosaic_federation_refusals_unaudited_total',
+      'Requests without a valid client identity refused (401) past their address budget: counted here, not audited one by one.',
+      this.refusalsUnaudited,
+    );
+    counter('mosaic_peer_requests_total', 'Calls of this gateway to its peers, by peer and outcome (cached: served from the 30 s cache; circuit_open: failed fast).', this.peerRequests);
     counter('mosaic_rate_limit_fallbacks_total', 'Federation requests rate-limited per replica (local bucket) because Redis was unreachable.', this.rateLimitFallbacks);
     out.push('# HELP mosaic_federation_request_duration_ms Federation request latency.', '# TYPE mosaic_federation_request_duration_ms histogram');
     for (const [k, s] of this.federationLatency.series) {

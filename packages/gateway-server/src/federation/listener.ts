@@ -92,6 +92,8 @@ export class FederationListener {
       ...baseFastifyOptions(),
       loggerInstance: options.logger,
       forceCloseConnections: 'idle',
+      // A client dripping its request holds a socket at most this long (Node's default is 5 min).
+      requestTimeout: 30_000,
       serverFactory: (handler) => {
         this.server = createServer(federationTlsOptions(options.tls), handler);
         return this.server;

@@ -19,7 +19,7 @@ import { cleanupTestGateways, startTestGateway, type TestGateway } from '../test
 import { GrantCache } from './grant-cache.js';
 import { FederationListener } from './listener.js';
 import { registerPublicRoutes } from './public-routes.js';
-import { registerFederationVerbs } from './verbs.js';
+import { ANONYMOUS_AUDITED_PER_MINUTE, registerFederationVerbs } from './verbs.js';
 
 const MARKER = 'ZQXMARKER7731';
 
@@ -356,24 +356,24 @@ describe('federation verbs over mTLS', () => {
   });
 });
 
-/** A second listener whose spool always refuses. */
-async function startFailingSpoolListener(who: Enrolled): Promise<Answer> {
-  const serverCa = await makeTestCa({ commonName: 'failing spool CA' });
+/** A second listener over work's store with the given spool (and revoked set), wired like the gateway. */
+async function startSpoolListener(spoolImpl: AuditSpool, revokedSerials: Set<string> = new Set()) {
+  const serverCa = await makeTestCa({ commonName: 'spool test CA' });
   const serverCert = await makeServerCert(serverCa, ['localhost']);
-  const fakeSpool = {
-    append: () => Promise.reject(Object.assign(new Error('the audit spool cannot be written: disk full'), { code: 'AUDIT_UNAVAILABLE', statusCode: 503 })),
-  } as unknown as AuditSpool;
+  const listenerMetrics = new Metrics();
+  let verbs: ReturnType<typeof registerFederationVerbs> | undefined;
   const l = await FederationListener.create({
     tls: { certPem: serverCert.certPem, keyPem: serverCert.keyPem, caPem: work.gateway.ca.caCertPem },
     logger: pino({ level: 'silent' }),
-    isSerialRevoked: () => false,
+    isSerialRevoked: (serial) => revokedSerials.has(serial),
+    refuse: () => verbs?.refuse,
     routes: (app) => {
-      registerFederationVerbs(app, {
+      verbs = registerFederationVerbs(app, {
         name: 'work',
         storage: work.gateway.storage,
-        revocation: { isRevoked: () => false },
-        spool: fakeSpool,
-        metrics: new Metrics(),
+        revocation: { isRevoked: (serial) => revokedSerials.has(serial) },
+        spool: spoolImpl,
+        metrics: listenerMetrics,
         limiter: new MemoryRateLimiter(),
         cursorKey: randomBytes(32),
         queryHashKey: randomBytes(32),
@@ -382,9 +382,18 @@ async function startFailingSpoolListener(who: Enrolled): Promise<Answer> {
     },
   });
   const addr = await l.listen('127.0.0.1', 0);
-  const agent = new Agent({ connect: { ca: serverCa.certPem, cert: who.certPem, key: who.keyPem, servername: 'localhost', maxCachedSessions: 0 } });
+  return { listener: l, metrics: listenerMetrics, url: `https://localhost:${addr.port}/api/federation/v1`, caPem: serverCa.certPem };
+}
+
+/** A second listener whose spool always refuses. */
+async function startFailingSpoolListener(who: Enrolled): Promise<Answer> {
+  const fakeSpool = {
+    append: () => Promise.reject(Object.assign(new Error('the audit spool cannot be written: disk full'), { code: 'AUDIT_UNAVAILABLE', statusCode: 503 })),
+  } as unknown as AuditSpool;
+  const l = await startSpoolListener(fakeSpool);
+  const agent = new Agent({ connect: { ca: l.caPem, cert: who.certPem, key: who.keyPem, servername: 'localhost', maxCachedSessions: 0 } });
   try {
-    const res = await request(`https://localhost:${addr.port}/api/federation/v1/list/tasks`, {
+    const res = await request(`${l.url}/list/tasks`, {
       method: 'POST',
       dispatcher: agent,
       headers: { 'content-type': 'application/json' },
@@ -394,6 +403,72 @@ async function startFailingSpoolListener(who: Enrolled): Promise<Answer> {
     return { status: res.statusCode, headers: res.headers, body: JSON.parse(text) as Answer['body'], text };
   } finally {
     await agent.close();
-    await l.close();
+    await l.listener.close();
   }
 }
+
+describe('refusals the listener decides, and revocation racing the audit write', () => {
+  it('a serial revoked while its audit row is being written: the row stands, the rows never leave (the connection is cut)', async () => {
+    const who = await enroll('alice', 'race-revoke', BASE_SCOPE);
+    const serial = (await work.gateway.storage.grants.get(who.grantId))!.certSerial!;
+    const revokedHere = new Set<string>();
+    let appended = 0;
+    let onAppend: (() => void) | null = null;
+    const racing = {
+      append: async (row: Parameters<AuditSpool['append']>[0]) => {
+        appended++;
+        onAppend?.(); // the revoke lands after the pipeline decided, while the row is written
+        return spool.append(row);
+      },
+    } as unknown as AuditSpool;
+    const l = await startSpoolListener(racing, revokedHere);
+    const agent = new Agent({ connect: { ca: l.caPem, cert: who.certPem, key: who.keyPem, servername: 'localhost', maxCachedSessions: 0 }, connections: 1 });
+    try {
+      const ok = await request(`${l.url}/list/tasks`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(ok.statusCode).toBe(200);
+      await ok.body.dump();
+      onAppend = () => {
+        revokedHere.add(serial);
+        l.listener.sockets.closeSerials(new Set([serial]));
+      };
+      const err = (await request(`${l.url}/list/tasks`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: '{}' }).then(
+        async (r) => ({ code: `answered ${r.statusCode}: ${await r.body.text()}` }),
+        (e: unknown) => e,
+      )) as { code?: string };
+      expect(err.code).toMatch(/UND_ERR_SOCKET|ECONNRESET/);
+      expect(appended).toBe(2);
+    } finally {
+      await agent.close().catch(() => undefined);
+      await l.listener.close();
+    }
+  });
+
+  it('a client without a certificate: each 401 ends its connection, and past a budget per address refusals are counted, not audited one by one', async () => {
+    let appended = 0;
+    const counting = {
+      append: async (row: Parameters<AuditSpool['append']>[0]) => {
+        appended++;
+        return spool.append(row);
+      },
+    } as unknown as AuditSpool;
+    const l = await startSpoolListener(counting);
+    const agent = new Agent({ connect: { ca: l.caPem, servername: 'localhost', maxCachedSessions: 0 }, connections: 1 });
+    let connects = 0;
+    agent.on('connect', () => connects++);
+    try {
+      const total = ANONYMOUS_AUDITED_PER_MINUTE + 15;
+      for (let i = 0; i < total; i++) {
+        const r = await request(`${l.url}/list/tasks`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: '{}' });
+        expect(r.statusCode).toBe(401);
+        expect(r.headers.connection).toBe('close');
+        await r.body.dump();
+      }
+      expect(connects).toBe(total); // every refusal cost a new handshake
+      expect(appended).toBe(ANONYMOUS_AUDITED_PER_MINUTE);
+      expect([...l.metrics.refusalsUnaudited.values.values()].reduce((a, b) => a + b, 0)).toBe(15);
+    } finally {
+      await agent.close().catch(() => undefined);
+      await l.listener.close();
+    }
+  });
+});

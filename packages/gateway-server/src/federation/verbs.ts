@@ -15,6 +15,7 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   DEFAULT_RATE_LIMIT_PER_MINUTE,
+  GrantRateLimiter,
   codedError,
   evaluateScope,
   getRequestSchema,
@@ -42,6 +43,9 @@ import { FEDERATION_PREFIX, type RefusalHandler } from './listener.js';
 
 /** The audited mTLS verbs: the four read verbs and renewal, and `unknown` for any other path. */
 type AuditedVerb = FederationVerb | 'renew' | 'unknown';
+
+/** Refusals of clients without a valid identity audited per address and minute; more are counted only. */
+export const ANONYMOUS_AUDITED_PER_MINUTE = 60;
 
 const ROUTE_VERBS: ReadonlySet<string> = new Set(['capabilities', 'list', 'get', 'search', 'renew']);
 
@@ -282,6 +286,14 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
       payload = JSON.stringify(errorBody(req, 'AUDIT_UNAVAILABLE', 'the audit trail cannot be written; the request was not served'));
       out = { status, body: null, rowsOut: 0, closeSocket: out.closeSocket };
     }
+    // Revoked while the row was being written: the row stands (it records the decision taken),
+    // but the rows do not leave — the connection is cut without an answer, as a crash would.
+    if (status < 400 && req.peer !== null && deps.revocation.isRevoked(req.peer.serialHex)) {
+      metrics.observeFederation(verb, 'denied', performance.now() - started);
+      reply.hijack();
+      req.socket.destroy();
+      return reply;
+    }
     metrics.observeFederation(verb, outcomeOf(status), performance.now() - started);
     if (status !== 503) for (const [k, v] of Object.entries(out.headers ?? {})) void reply.header(k, v);
     if (out.closeSocket === true) {
@@ -484,12 +496,29 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     );
   }
 
+  // Clients without a valid identity: each refusal is audited up to a budget per address (and
+  // ends the connection, so every further try costs a handshake); past it they are counted,
+  // not written one by one — an anonymous client cannot fill the audit trail.
+  const anonymousBudget = new GrantRateLimiter();
+  const unknownRoute = route('unknown', async (req, ctx) => {
+    // A peer's request for a path that does not exist: identity and rate limit like any other.
+    const grant = await identify(req, ctx);
+    await rateLimit(grant);
+    throw new Refusal(404, 'ROUTE_NOT_FOUND', 'no such route');
+  });
   return {
-    refuse: (req, reply, refusal) =>
-      finish(verbOfPath(req.url), req, reply, { grantId: req.peer?.grantId ?? null, peer: null, subjectUserId: req.peer?.subjectUserId ?? null }, performance.now(), {
-        status: refusal.status,
-        body: errorBody(req, refusal.code, refusal.message, refusal.remediation),
-        rowsOut: 0,
-      }),
+    refuse: async (req, reply, refusal) => {
+      if (req.peer !== null) return unknownRoute(req, reply);
+      const body = errorBody(req, refusal.code, refusal.message, refusal.remediation);
+      const out: Outcome = { status: refusal.status, body, rowsOut: 0, closeSocket: true };
+      const address = req.socket.remoteAddress ?? 'unknown';
+      if (!anonymousBudget.take(`addr:${address}`, ANONYMOUS_AUDITED_PER_MINUTE).allowed) {
+        metrics.refusalsUnaudited.inc({ code: refusal.code });
+        void reply.header('connection', 'close');
+        reply.raw.once('finish', () => (req.socket as TLSSocket).destroySoon());
+        return reply.code(refusal.status).type('application/json; charset=utf-8').send(JSON.stringify(body));
+      }
+      return finish(verbOfPath(req.url), req, reply, { grantId: null, peer: null, subjectUserId: null }, performance.now(), out);
+    },
   };
 }
