@@ -1,8 +1,9 @@
 /**
  * The audit trail in the main store. Rows arrive from the local spools (each row's `id`,
- * `prevHash` and `hash` are fixed by its spool; re-shipping a row is a no-op) and get the
- * store's arrival sequence `seq`, which orders the live tail: SSE resumes "after id X" by
- * that sequence, so no row is skipped even when a late spool ships older `at` times.
+ * `prevHash` and `hash` are fixed by its spool; re-shipping a row is a no-op, archived or
+ * not) and get the store's arrival sequence `seq`, which orders the live tail: SSE resumes
+ * "after id X" by that sequence, so no row is skipped even when a late spool ships older
+ * `at` times.
  * Queries for people are newest first by `at` (index `at DESC, seq DESC`).
  *
  * Rows older than the retention window move to `audit_log_archive` (same columns, `seq`
@@ -16,7 +17,7 @@ import type { AuditOutcome, AuditRow } from '@mosaic/federation-core';
 import { batches, inTransaction, toCount, type Executor, type RepoContext } from './sql.js';
 import type { AuditColumns, AuditLogTable } from './schema.js';
 import { withoutBusyWait } from './sqlite.js';
-import { toTimestamp, type TimeInput } from './time.js';
+import { toTimestamp, type Timestamp, type TimeInput } from './time.js';
 
 /** An audit row as stored: the wire row plus its chain digest, spool and detail. */
 export interface AuditRecord extends AuditRow {
@@ -47,6 +48,14 @@ export const AUDIT_DEFAULT_LIMIT = 100;
 export const AUDIT_MAX_LIMIT = 10_000;
 
 const BATCH = 200;
+
+/**
+ * How many consecutive `seq` values (so at most how many rows) an archive run moves per
+ * transaction: what bounds how long a run holds the store's write lock at a time and, on
+ * SQLite, whose statements run on the event loop, the event loop itself. 2 000 rows take
+ * 20–50 ms there (a WAL checkpoint included); the total barely differs from larger batches.
+ */
+export const AUDIT_ARCHIVE_BATCH = 2_000;
 
 /** Every column of both tables, in one order: the two halves of a UNION ALL line up by name, not by table layout. */
 const COLUMNS = [
@@ -134,18 +143,32 @@ export class AuditRepository {
 
   /**
    * Append rows in order, in one transaction (the shipper's batch). Rows whose id is already
-   * stored are skipped, so a batch shipped twice is stored once.
+   * stored — live or archived — are skipped, so a batch shipped twice is stored once, even
+   * when its rows were archived in between (a second, live copy would read as a break in
+   * `audit verify` and show twice in every query).
    * @returns how many rows were new
    */
   async appendMany(rows: readonly NewAuditRecord[]): Promise<number> {
     if (rows.length === 0) return 0;
     const write = (db: Executor) =>
       inTransaction(db, async (trx) => {
+        // PostgreSQL: the archive lock, shared (appends do not wait for each other): no archive
+        // batch commits between the archive lookup below and the insert, so a row it moves out
+        // of audit_log meanwhile cannot slip back in. (SQLite: writers are serialised anyway.)
+        if (this.#engine === 'postgres') await sql`select pg_advisory_xact_lock_shared(${sql.lit(PG_LOCK_NAMESPACE)}, ${sql.lit(PG_LOCK_ARCHIVE)})`.execute(trx);
         let added = 0;
         for (const part of batches(rows, BATCH)) {
+          const archived = await trx
+            .selectFrom('audit_log_archive')
+            .select('id')
+            .where('id', 'in', part.map((r) => r.id))
+            .execute();
+          const skip = new Set(archived.map((r) => r.id));
+          const fresh = skip.size === 0 ? part : part.filter((r) => !skip.has(r.id));
+          if (fresh.length === 0) continue;
           const result = await trx
             .insertInto('audit_log')
-            .values(part.map(toColumns))
+            .values(fresh.map(toColumns))
             .onConflict((oc) => oc.column('id').doNothing())
             .returning('seq')
             .execute();
@@ -286,24 +309,53 @@ export class AuditRepository {
   }
 
   /**
-   * Move rows with `at` before `cutoff` to `audit_log_archive` in one transaction (the
-   * 90-day rollover); how many moved. Safe to run on several replicas at once: on PostgreSQL
-   * the runs queue on an advisory lock (SQLite's `BEGIN IMMEDIATE` does the same), and a live
-   * row is deleted only once its copy is in the archive — a late row shipped between the copy
-   * and the delete stays live for the next run instead of being lost.
+   * Move rows with `at` before `cutoff` to `audit_log_archive` (the 90-day rollover); how many
+   * moved. The rows go in windows of `batchSize` consecutive `seq` values (default
+   * {@link AUDIT_ARCHIVE_BATCH}), one transaction each, yielding to the event loop in
+   * between: a large backlog never holds the store — nor, on SQLite, every federation answer
+   * — for the whole run. The `seq` span is read once; a row that arrives later waits for the
+   * next run, and a run that fails part-way leaves what it moved archived.
+   *
+   * Safe to run on several replicas at once: on PostgreSQL each batch holds an advisory lock
+   * (SQLite's `BEGIN IMMEDIATE` does the same), and within a batch a live row is deleted only
+   * once its copy is in the archive — a late row shipped between the copy and the delete stays
+   * live for the next run instead of being lost, and none is ever in both tables.
    */
-  async archiveOlderThan(cutoff: TimeInput): Promise<number> {
+  async archiveOlderThan(cutoff: TimeInput, options: { batchSize?: number } = {}): Promise<number> {
+    const size = options.batchSize ?? AUDIT_ARCHIVE_BATCH;
+    if (!Number.isSafeInteger(size) || size < 1) throw new RangeError('storage: batchSize must be a whole number ≥ 1');
     const ts = toTimestamp(cutoff);
+    // The arrival span of the rows to move (one range of the `at` index; null: none).
+    const span = await this.#db
+      .selectFrom('audit_log')
+      .select((eb) => [eb.fn.min<number | null>('seq').as('first'), eb.fn.max<number | null>('seq').as('last')])
+      .where('at', '<', ts)
+      .executeTakeFirstOrThrow();
+    if (span.first === null || span.last === null) return 0;
+    const first = Number(span.first);
+    const last = Number(span.last);
+    let moved = 0;
+    for (let from = first; from <= last; from += size) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      moved += await this.#archiveWindow(ts, from, Math.min(from + size - 1, last));
+    }
+    return moved;
+  }
+
+  /** One archive transaction: the rows older than `ts` with `seq` in `from..to`. */
+  async #archiveWindow(ts: Timestamp, from: number, to: number): Promise<number> {
     return inTransaction(this.#db, async (trx) => {
       if (this.#engine === 'postgres') await sql`select pg_advisory_xact_lock(${sql.lit(PG_LOCK_NAMESPACE)}, ${sql.lit(PG_LOCK_ARCHIVE)})`.execute(trx);
       await trx
         .insertInto('audit_log_archive')
         .columns(COLUMNS)
-        .expression((eb) => eb.selectFrom('audit_log').select(COLUMNS).where('at', '<', ts))
+        .expression((eb) => eb.selectFrom('audit_log').select(COLUMNS).where('seq', '>=', from).where('seq', '<=', to).where('at', '<', ts))
         .onConflict((oc) => oc.column('id').doNothing())
         .execute();
       const deleted = await trx
         .deleteFrom('audit_log')
+        .where('seq', '>=', from)
+        .where('seq', '<=', to)
         .where('at', '<', ts)
         .where((eb) => eb.exists(eb.selectFrom('audit_log_archive as a').select('a.id').whereRef('a.id', '=', 'audit_log.id')))
         .executeTakeFirst();
