@@ -24,7 +24,9 @@ import { AuditWriter } from './services/audit.js';
 import { GrantService } from './services/grants.js';
 import { startHousekeeping } from './services/housekeeping.js';
 import { PeerClients } from './services/peer-clients.js';
+import { PeerConnections, type PeerConnectionOptions } from './services/peer-connections.js';
 import { PeerService } from './services/peers.js';
+import { QueryService } from './services/query.js';
 import { Revocation } from './services/revocation.js';
 import { openStorage, type Storage } from './storage/index.js';
 
@@ -32,6 +34,12 @@ export interface StartGatewayOptions extends GatewayOptions {
   /** The package version, for `gateway.json` and `/health`. */
   version: string;
   logger?: Logger;
+  /**
+   * The requesting side's tunables (cache TTL, breaker threshold and cooldown, per-call
+   * timeout) and `deadlineMs`, the per-source deadline of a query fan-out. Defaults: 30 s,
+   * 5 failures, 30 s, 5 s, 5 s.
+   */
+  peerConnections?: PeerConnectionOptions & { deadlineMs?: number };
 }
 
 /** What `mosaic gateway start` shows once the gateway is ready. */
@@ -74,6 +82,10 @@ export interface RunningGateway {
   readonly revocation: Revocation;
   /** mTLS clients for this gateway's outbound peers (keys unsealed in memory only). */
   readonly peerClients: PeerClients;
+  /** The live links to the peers: one client, breaker and cache scope each (the renewal job swaps credentials here). */
+  readonly connections: PeerConnections;
+  /** `POST /api/admin/query`: local + federated fan-out. */
+  readonly query: QueryService;
   readonly metrics: Metrics;
   /** The one-screen summary (UX.md). */
   summary(): Promise<GatewaySummary>;
@@ -188,8 +200,24 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       onGrantChanged: (grantId) => grantCache.invalidate(grantId),
     });
     const sealKey = SealKey.fromMaster(secret.secret);
-    const peers = new PeerService({ storage, sealKey, audit });
     const peerClients = new PeerClients({ storage, sealKey });
+    const connections = new PeerConnections({
+      storage,
+      peerClients,
+      logger: logger.child({ component: 'peers' }),
+      metrics,
+      ...(options.peerConnections ? { options: options.peerConnections } : {}),
+    });
+    undo.push(() => connections.close());
+    const peers = new PeerService({ storage, sealKey, audit, connections });
+    const query = new QueryService({
+      storage,
+      connections,
+      audit,
+      queryHashKey: deriveKey(secret.secret, 'audit-hmac'),
+      logger: logger.child({ component: 'query' }),
+      ...(options.peerConnections?.deadlineMs !== undefined ? { deadlineMs: options.peerConnections.deadlineMs } : {}),
+    });
 
     const serverHost = config.publicUrl?.hostname ?? (isWildcard(config.federationHost) ? hostname() : config.federationHost);
     const serverCert = await ca.ensureServerCertificate({ publicUrl: `https://${bracket(serverHost)}`, extraHosts: isWildcard(config.federationHost) ? [hostname()] : [] });
@@ -262,6 +290,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           ca,
           grants,
           peers,
+          connections,
+          query,
           revocation,
           audit,
           metrics,
@@ -310,6 +340,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       peers,
       revocation,
       peerClients,
+      connections,
+      query,
       metrics,
       async summary() {
         const [grantCounts, peerCounts] = await Promise.all([storage.grants.countByStatus(), storage.peers.countByState()]);

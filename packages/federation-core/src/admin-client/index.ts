@@ -22,6 +22,7 @@ import type {
   GrantStatus,
   ListOf,
   Peer,
+  PeerCertificate,
   PeerPreview,
   QueryRequest,
   QueryResponse,
@@ -225,6 +226,10 @@ export class AdminClient {
   getPeer(name: string): Promise<Peer> {
     return this.json('GET', `/api/admin/peers/${seg(name)}`);
   }
+  /** The peer's current client certificate and pinned CA, PEM (public parts only), for `peer inspect`. */
+  peerCertificate(name: string): Promise<PeerCertificate> {
+    return this.json('GET', `/api/admin/peers/${seg(name)}/certificate`);
+  }
   removePeer(name: string): Promise<Record<string, unknown>> {
     return this.json('DELETE', `/api/admin/peers/${seg(name)}`);
   }
@@ -392,3 +397,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 export * from './discovery.js';
 export * from './duration.js';
+// Light helpers for commands that take an enrollment URL or a CA pin (no zod in identifiers.js).
+export {
+  canonicalCaPin,
+  CA_PIN_PATTERN,
+  ENROLL_PATH,
+  enrollmentUrlProblem,
+  redactEnrollmentUrl,
+  redactEnrollPath,
+  splitEnrollmentUrl,
+  type EnrollmentUrlParts,
+} from '../protocol/identifiers.js';

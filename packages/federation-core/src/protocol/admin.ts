@@ -20,6 +20,7 @@ import {
   isJsonObject,
   listOf,
   nameSchema,
+  pemSchema,
   timestampSchema,
 } from './common.js';
 import { capabilitiesResponseSchema, federationItemSchema, MAX_REQUEST_LIMIT } from './federation.js';
@@ -116,8 +117,13 @@ export const explainResponseSchema = z.object({
 /** `POST /api/admin/peers/preview`: fetch the remote CA for the wizard to show its pin. */
 export const peerPreviewRequestSchema = z.strictObject({ enrollmentUrl: enrollmentUrlSchema });
 
-/** The preview answer. The pin must be confirmed by a person or given with `--ca-pin`. */
-export const peerPreviewSchema = z.object({ caPin: caPinSchema, serverName: nameSchema });
+/**
+ * The preview answer. The pin must be confirmed by a person or given with `--ca-pin`.
+ * `serverName` is the host the URL names; `gatewayName`, when the CA's subject says it
+ * (`CN=Mosaic Federation CA (<name>)`) and it is a valid peer name, is the serving gateway's
+ * name — the wizard's default peer name. Unverified until the pin is confirmed.
+ */
+export const peerPreviewSchema = z.object({ caPin: caPinSchema, serverName: nameSchema, gatewayName: nameSchema.optional() });
 
 /** `POST /api/admin/peers`: the gateway makes the key and CSR, enrolls over the pinned connection. */
 export const addPeerRequestSchema = z.strictObject({
@@ -152,6 +158,12 @@ export const peerSchema = z.object({
 
 /** `GET /api/admin/peers`. */
 export const peerListSchema = listOf(peerSchema);
+
+/**
+ * `GET /api/admin/peers/:name/certificate`: the peer's current client certificate and the CA it
+ * pinned, public parts only (for `mosaic federation peer inspect`); the key never leaves the store.
+ */
+export const peerCertificateSchema = z.object({ name: nameSchema, certPem: pemSchema, caCertPem: pemSchema });
 
 /** `DELETE /api/admin/peers/:name` answer. */
 export const peerRemovedSchema = z.object({ name: nameSchema, removed: z.literal(true) });
@@ -223,6 +235,17 @@ export const healthResponseSchema = z.object({ status: z.literal('ok') });
 
 const countSchema = z.int().min(0);
 
+/** One peer's health in the status report. */
+export const peerHealthSchema = z.object({
+  name: nameSchema,
+  state: z.enum(PEER_STATES),
+  circuit: z.enum(CIRCUIT_STATES),
+  offlineSince: timestampSchema.nullable(),
+  lastSuccessAt: timestampSchema.nullable(),
+  lastFailureAt: timestampSchema.nullable(),
+  lastError: z.string().max(LIMITS.message).nullable(),
+});
+
 /** `GET /api/admin/status`. */
 export const statusReportSchema = z.object({
   name: nameSchema,
@@ -242,6 +265,12 @@ export const statusReportSchema = z.object({
     /** Federation requests refused with 503 AUDIT_UNAVAILABLE since start. */
     unavailableRefusals: countSchema,
   }),
+  /**
+   * The peers this gateway reads from, as its requesting side sees them now (optional: older
+   * gateways do not send it). `offlineSince` is set from the first failed call of an outage
+   * until the next call that reaches the peer — the "federation offline: <peer>" signal.
+   */
+  peers: z.array(peerHealthSchema).optional(),
 });
 
 /** One doctor check: `remediation` is `null` when there is nothing to do. */

@@ -245,6 +245,30 @@ export const ERROR_CODES = {
     meaning: 'The remote gateway answered with an error or an answer that does not follow the protocol.',
     remediation: 'See the remote error code in the details; `mosaic federation status` shows recent failures.',
   },
+  PEER_TLS_INVALID: {
+    status: 502,
+    origin: 'admin',
+    meaning: 'The remote gateway’s server certificate does not verify against the pinned CA, or does not name the host.',
+    remediation: 'Check the peer’s URL and CA pin (`mosaic federation peer show <name>`); a mismatch may mean someone is in the middle.',
+  },
+  PEER_RESPONSE_INVALID: {
+    status: 502,
+    origin: 'admin',
+    meaning: 'The remote gateway’s answer was refused: over the size limit, not JSON, or failing the protocol schema. Nothing from it was used.',
+    remediation: 'The peer runs an incompatible or misbehaving version; ask its admin to check it.',
+  },
+  CIRCUIT_OPEN: {
+    status: 503,
+    origin: 'admin',
+    meaning: 'The peer failed repeatedly, so its circuit breaker is open: it is not called until the cooldown has passed.',
+    remediation: 'Wait for the automatic probe after the cooldown; `mosaic federation status` shows the peer’s last error.',
+  },
+  PEER_NOT_OWNED: {
+    status: 403,
+    origin: 'admin',
+    meaning: 'The peer belongs to another local user: one local user never reads through another’s grant.',
+    remediation: 'Query as the peer’s owner (`--as <localUserId>`, see `mosaic federation peer show <name>`), or get a grant of your own.',
+  },
   // --- anywhere --------------------------------------------------------------------------------
   AUDIT_UNAVAILABLE: {
     status: 503,

@@ -39,6 +39,8 @@ export const AUDIT_VERBS = [
   ...FEDERATION_VERBS,
   'enroll',
   'renew',
+  /** A read on the requesting side (`POST /api/admin/query`): one row per query, whatever it fanned out to. */
+  'query',
   'admin.grant.create',
   'admin.grant.edit',
   'admin.grant.revoke',

@@ -5,6 +5,8 @@ import {
   generateRequestId,
   parseRequestId,
   parseTraceparent,
+  enrollmentUrlProblem,
+  redactEnrollmentUrl,
   redactEnrollPath,
   splitEnrollmentUrl,
 } from './identifiers.js';
@@ -147,5 +149,28 @@ describe('redactEnrollPath', () => {
     ['/api/federation/v1/list/tasks', '/api/federation/v1/list/tasks'],
   ])('%s → %s', (path, expected) => {
     expect(redactEnrollPath(path)).toBe(expected);
+  });
+});
+
+describe('enrollmentUrlProblem and redactEnrollmentUrl (the token is never repeated)', () => {
+  const token = 'k'.repeat(43);
+  const good = `https://work.example.net:8443/api/federation/v1/enroll/${token}`;
+  it.each([
+    [good, null],
+    ['not a url', 'it does not parse as a URL'],
+    [good.replace('https:', 'http:'), 'it must start with https:// (got http://)'],
+    [good.replace('https://', 'https://u:p@'), 'it must not carry a user name or password'],
+    [`${good}#x`, 'it must not have a query string or fragment'],
+    [good.replace('enroll', 'enrol'), 'the path must end in /api/federation/v1/enroll/<token>'],
+    [good.slice(0, -30), 'the token at its end is malformed (16–128 characters of A–Z a–z 0–9 _ -); was it cut when copied?'],
+  ])('%s → %s', (url, problem) => {
+    expect(enrollmentUrlProblem(url)).toBe(problem);
+    if (problem !== null) expect(problem).not.toContain('kkkk');
+  });
+
+  it('redacts the token, keeping everything else', () => {
+    expect(redactEnrollmentUrl(` ${good} `)).toBe('https://work.example.net:8443/api/federation/v1/enroll/<redacted>');
+    expect(redactEnrollmentUrl('https://w/prefix/api/federation/v1/enroll/' + token)).toBe('https://w/prefix/api/federation/v1/enroll/<redacted>');
+    expect(redactEnrollmentUrl('nope')).toBeNull();
   });
 });

@@ -156,6 +156,38 @@ export function splitEnrollmentUrl(input: string): EnrollmentUrlParts | null {
   return { baseUrl: `${url.origin}${url.pathname.slice(0, at)}`, host: url.host, hostname: url.hostname, token };
 }
 
+/**
+ * Why `input` is not an enrollment URL, in words that never repeat it (it carries the token);
+ * `null` when it is one.
+ *
+ * @example
+ * enrollmentUrlProblem('http://work:8443/api/federation/v1/enroll/abc') // 'it must start with https:// (got http://)'
+ */
+export function enrollmentUrlProblem(input: string): string | null {
+  if (splitEnrollmentUrl(input) !== null) return null;
+  let url: URL;
+  try {
+    url = new URL(input.trim());
+  } catch {
+    return 'it does not parse as a URL';
+  }
+  if (url.protocol !== 'https:') return `it must start with https:// (got ${url.protocol}//)`;
+  if (url.username || url.password) return 'it must not carry a user name or password';
+  if (url.search || url.hash) return 'it must not have a query string or fragment';
+  if (!url.pathname.includes(ENROLL_PATH)) return `the path must end in ${ENROLL_PATH}<token>`;
+  return 'the token at its end is malformed (16–128 characters of A–Z a–z 0–9 _ -); was it cut when copied?';
+}
+
+/**
+ * An enrollment URL as it may be shown or logged: everything but the token, which becomes
+ * `<redacted>`; `null` when it is not an enrollment URL.
+ * @example redactEnrollmentUrl('https://work:8443/api/federation/v1/enroll/kq3…Zs') // 'https://work:8443/api/federation/v1/enroll/<redacted>'
+ */
+export function redactEnrollmentUrl(input: string): string | null {
+  const parts = splitEnrollmentUrl(input);
+  return parts === null ? null : `${parts.baseUrl}${ENROLL_PATH}<redacted>`;
+}
+
 /** The enrollment URL path with the token replaced, for request logs. */
 export function redactEnrollPath(path: string): string {
   const at = path.indexOf(ENROLL_PATH);

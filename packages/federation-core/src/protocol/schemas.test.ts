@@ -105,6 +105,11 @@ const valid: Case[] = [
   ['query response', queryResponseSchema, fx.queryResponse],
   ['health', healthResponseSchema, { status: 'ok' }],
   ['status', statusReportSchema, fx.statusReport],
+  [
+    'status with peer health',
+    statusReportSchema,
+    { ...fx.statusReport, peers: [{ name: 'work', state: 'active', circuit: 'open', offlineSince: fx.AT, lastSuccessAt: null, lastFailureAt: fx.AT, lastError: 'work: connection refused' }] },
+  ],
   ['doctor', doctorReportSchema, fx.doctorReport],
   ['user removed', userRemovedSchema, { userId: 'alice', revokedGrantIds: [fx.GRANT_ID] }],
   ['team member removed', teamMemberRemovedSchema, { teamId: 't-eng', userId: 'alice' }],

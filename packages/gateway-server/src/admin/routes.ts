@@ -3,6 +3,7 @@ import {
   codedError,
   createAdminTokenRequestSchema,
   parseOrThrow,
+  quoteForDisplay,
   type DoctorReport,
   type StatusReport,
 } from '@mosaic/federation-core';
@@ -13,7 +14,9 @@ import type { Metrics } from '../metrics.js';
 import type { MasterSecretSource } from '../secrets/index.js';
 import type { AuditWriter } from '../services/audit.js';
 import type { GrantService } from '../services/grants.js';
+import type { PeerConnections } from '../services/peer-connections.js';
 import type { PeerService } from '../services/peers.js';
+import type { QueryService } from '../services/query.js';
 import type { Revocation } from '../services/revocation.js';
 import type { Storage } from '../storage/index.js';
 import { LATEST_SCHEMA_VERSION } from '../storage/index.js';
@@ -29,6 +32,9 @@ export interface AdminRouteDeps {
   ca: EmbeddedCa;
   grants: GrantService;
   peers: PeerService;
+  /** The live peer links: circuit and outage per peer (status, doctor). */
+  connections: Pick<PeerConnections, 'health'>;
+  query: QueryService;
   revocation: Revocation;
   audit: AuditWriter;
   metrics: Metrics;
@@ -80,6 +86,18 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       ca: { mode: 'embedded', caPin: ca.caPin, notAfter: ca.rootNotAfter.toISOString() },
       counts: { grants: grantCounts, peers: peerCounts },
       audit: { spoolBacklog: deps.auditPipeline.spool.backlog(), unavailableRefusals: deps.auditPipeline.spool.status().appendFailures },
+      peers: (await storage.peers.list()).map((p) => {
+        const link = deps.connections.health(p.name);
+        return {
+          name: p.name,
+          state: p.state,
+          circuit: link.circuit,
+          offlineSince: link.offlineSince,
+          lastSuccessAt: p.lastSuccessAt,
+          lastFailureAt: p.lastFailureAt,
+          lastError: p.lastError,
+        };
+      }),
     };
   });
 
@@ -130,6 +148,34 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
           : `${spool.backlog} rows waiting to ship`,
       !spool.available || spool.appendFailures > 0 ? 'check the disk under the data dir (space, permissions), then restart the gateway' : spool.backlog > 10_000 ? 'the main store is slow or down: check storage.reachable' : null,
     );
+    {
+      // The requesting side: red while a peer is revoked, yellow while one is offline (an
+      // outage since its last good call), its circuit is open, or it is degraded.
+      const peerList = await storage.peers.list();
+      const red: string[] = [];
+      const yellow: string[] = [];
+      for (const p of peerList) {
+        const link = deps.connections.health(p.name);
+        if (p.state === 'revoked') red.push(`${p.name}: revoked (${p.lastError ?? 'its grant was revoked'})`);
+        else if (link.offlineSince !== null || link.circuit !== 'closed') {
+          yellow.push(`${p.name}: offline since ${link.offlineSince ?? 'recently'}${link.offlineError ? ` (${link.offlineError})` : ''}, circuit ${link.circuit}`);
+        } else if (p.state === 'degraded') yellow.push(`${p.name}: degraded (${p.lastError ?? 'see mosaic federation peer show'})`);
+      }
+      add(
+        'peers.reachable',
+        red.length > 0 ? 'red' : yellow.length > 0 ? 'yellow' : 'green',
+        red.length + yellow.length > 0
+          ? [...red, ...yellow].join('; ')
+          : peerList.length === 0
+            ? 'no peers'
+            : `${peerList.length} peer${peerList.length === 1 ? '' : 's'} reachable as of the last call`,
+        red.length > 0
+          ? 'a revoked peer needs a new grant: ask its admin for one and a token, then `mosaic federation peer remove <name>` and `peer add`'
+          : yellow.length > 0
+            ? 'is the peer gateway running and reachable from here? `mosaic federation status` shows the last error; calls resume by themselves once it answers'
+            : null,
+      );
+    }
     if (deps.redis) {
       // Rate limits degrade to per-replica buckets while Redis is down: worth fixing, never an outage.
       const r = await deps.redis.health();
@@ -218,4 +264,14 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
   app.get('/api/admin/peers', async () => peers.list());
   app.get<{ Params: { name: string } }>('/api/admin/peers/:name', async (req) => peers.get(req.params.name));
   app.delete<{ Params: { name: string } }>('/api/admin/peers/:name', async (req) => peers.remove(req.params.name, actorOf(req)));
+  // The public half of a peer's credentials, for `mosaic federation peer inspect`: the current
+  // client certificate and the pinned CA. Never the key (it stays sealed in the store).
+  app.get<{ Params: { name: string } }>('/api/admin/peers/:name/certificate', async (req) => {
+    const record = await storage.peers.get(req.params.name);
+    if (record === null) throw codedError('PEER_NOT_FOUND', `no peer named ${quoteForDisplay(req.params.name)}`, { remediation: 'list them with `mosaic federation peer list`' });
+    return { name: record.name, certPem: record.certPem, caCertPem: record.caCertPem };
+  });
+
+  // ── query (requesting side): local + federated fan-out ──────────────────────────────
+  app.post('/api/admin/query', async (req) => deps.query.run(req.body, { ...actorOf(req), traceparent: req.traceparent }));
 }

@@ -40,4 +40,9 @@ export class PeerClients {
   async client(name: string, options: PeerClientOptions = {}): Promise<FederationClient> {
     return new FederationClient({ ...options, ...(await this.credentials(name)) });
   }
+
+  /** A new client for a peer record already read (the caller closes it). */
+  clientFor(record: PeerRecord, options: PeerClientOptions = {}): FederationClient {
+    return new FederationClient({ ...options, ...this.credentialsOf(record) });
+  }
 }

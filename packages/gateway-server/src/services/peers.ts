@@ -1,5 +1,9 @@
 import {
   codedError,
+  FederationClient,
+  FederationRequestError,
+  isMosaicError,
+  MosaicError,
   quoteForDisplay,
   createCsr,
   enrollWithPin,
@@ -10,6 +14,8 @@ import {
   sealText,
   addPeerRequestSchema,
   peerPreviewRequestSchema,
+  type CapabilitiesResponse,
+  type CircuitState,
   type Peer,
   type PeerPreview,
   type SealKey,
@@ -60,6 +66,10 @@ export interface PeerServiceDeps {
   storage: Storage;
   sealKey: SealKey;
   audit: AuditWriter;
+  /** The live links (circuit state for the Peer body; dropped when a peer is removed). */
+  connections?: { circuit(name: string): CircuitState; invalidate(name: string): Promise<void> };
+  /** Time limit of the capabilities check that proves a new link (default 10 s). */
+  linkCheckTimeoutMs?: number;
 }
 
 /**
@@ -72,7 +82,10 @@ export class PeerService {
   async preview(body: unknown): Promise<PeerPreview> {
     const input = parseOrThrow(peerPreviewRequestSchema, body, { code: 'VALIDATION_FAILED', what: 'preview request' });
     const preview = await previewPeerCa(input.enrollmentUrl);
-    return { caPin: preview.caPin, serverName: preview.serverName };
+    // The wizard's default peer name: the serving gateway's own, as its embedded CA's subject says.
+    const named = /^CN=Mosaic Federation CA \((.+)\)$/m.exec(new (await import('node:crypto')).X509Certificate(preview.caPem).subject.trim());
+    const gatewayName = named?.[1] !== undefined && PEER_NAME.test(named[1]) ? named[1] : undefined;
+    return { caPin: preview.caPin, serverName: preview.serverName, ...(gatewayName === undefined ? {} : { gatewayName }) };
   }
 
   async add(body: unknown, actor: Actor): Promise<Peer> {
@@ -102,12 +115,16 @@ export class PeerService {
       });
     }
     const keyPem = await exportPrivateKeyPem(keys.privateKey);
+    const endpoint = new URL(input.enrollmentUrl).origin;
+    // Prove the link before anything is stored: one `capabilities` call over mTLS with the new
+    // certificate. If it fails nothing is kept — the key never reaches the store.
+    const capabilities = await this.proveLink({ name, endpoint, caPem: enrolled.caPem, certPem: enrolled.certPem, keyPem, grantId: enrolled.grantId });
     const sealedKey = sealText(sealKey, keyPem, { recordId: peerKeyRecordId(name) });
     const cert = new (await import('node:crypto')).X509Certificate(enrolled.certPem);
     const record = await storage.transaction(async (tx) => {
-      const peer = await tx.peers.insert({
+      await tx.peers.insert({
         name,
-        endpoint: new URL(input.enrollmentUrl).origin,
+        endpoint,
         serverName: enrolled.serverName,
         localUserId: input.localUserId ?? enrolled.subjectUserId,
         grantId: enrolled.grantId,
@@ -119,21 +136,59 @@ export class PeerService {
         certSerial: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
         certNotBefore: new Date(cert.validFrom),
         certNotAfter: new Date(enrolled.notAfter),
+        capabilities,
       });
+      const proven = await tx.peers.recordSuccess(name);
       await audit.record({ ...auditActor(actor), verb: 'admin.peer.add', outcome: 'allowed', statusCode: 201, peer: name, grantId: enrolled.grantId, subjectUserId: enrolled.subjectUserId }, tx);
-      return peer;
+      return proven;
     });
-    return toPeer(record);
+    return toPeer(record, this.circuit(name));
+  }
+
+  /**
+   * The first request over the new link: `capabilities`, with the certificate just issued. Its
+   * failure says why, and that the token is spent (a grant that enrolled needs a
+   * re-enrollment token now).
+   */
+  private async proveLink(link: { name: string; endpoint: string; caPem: string; certPem: string; keyPem: string; grantId: string }): Promise<CapabilitiesResponse> {
+    const client = new FederationClient({
+      peerName: link.name,
+      endpoint: link.endpoint,
+      caPem: link.caPem,
+      certPem: link.certPem,
+      keyPem: link.keyPem,
+      grantId: link.grantId,
+      breaker: false,
+      cache: false,
+      timeoutMs: this.deps.linkCheckTimeoutMs ?? 10_000,
+    });
+    try {
+      return (await client.capabilities()).body;
+    } catch (err) {
+      const remediation = `nothing was kept; the token is spent — ask the serving admin for a new one (\`mosaic federation grant token ${link.grantId} --reenroll\`) and run peer add again once the cause is fixed`;
+      const why = err instanceof FederationRequestError ? `${err.status} ${err.code} (${err.message})` : isMosaicError(err) ? err.message : 'unexpected error';
+      const message = `enrolled, but the first request over mTLS (capabilities) failed: ${why}; nothing was kept and the enrollment token is spent`;
+      if (err instanceof FederationRequestError) {
+        throw new MosaicError('PEER_ERROR', message, 502, { remediation, details: { remoteCode: err.code, remoteStatus: err.status }, cause: err });
+      }
+      throw new MosaicError(isMosaicError(err) && err.statusCode >= 500 ? err.code : 'PEER_UNREACHABLE', message, 502, { remediation, cause: err });
+    } finally {
+      await client.close();
+    }
+  }
+
+  private circuit(name: string): CircuitState {
+    return this.deps.connections?.circuit(name) ?? 'closed';
   }
 
   async list(): Promise<{ items: Peer[] }> {
-    return { items: (await this.deps.storage.peers.list()).map((p) => toPeer(p)) };
+    return { items: (await this.deps.storage.peers.list()).map((p) => toPeer(p, this.circuit(p.name))) };
   }
 
   async get(name: string): Promise<Peer> {
     const record = await this.deps.storage.peers.get(name);
     if (record === null) throw codedError('PEER_NOT_FOUND', `no peer named ${quoteForDisplay(name)}`, { remediation: 'list them with `mosaic federation peer list`' });
-    return toPeer(record);
+    return toPeer(record, this.circuit(name));
   }
 
   async remove(name: string, actor: Actor): Promise<{ removed: string }> {
@@ -144,6 +199,8 @@ export class PeerService {
       await tx.peers.delete(name);
       await audit.record({ ...auditActor(actor), verb: 'admin.peer.remove', outcome: 'allowed', statusCode: 200, peer: name, grantId: record.grantId, subjectUserId: record.subjectUserId }, tx);
     });
+    // its cached answers go, and its connections close
+    await this.deps.connections?.invalidate(name);
     return { removed: name };
   }
 }

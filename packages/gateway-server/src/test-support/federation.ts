@@ -10,11 +10,13 @@
  */
 import { generateMasterSecret, parseMasterSecret, SealKey, type FederationClient, type Grant, type Peer, type RootCa } from '@mosaic/federation-core';
 import { X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { openRootState } from '../ca/root.js';
 import { createCaStateStore } from '../ca-store.js';
 import type { PeerClientOptions, PeerCredentials } from '../services/peer-clients.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
+import type { StartGatewayOptions } from '../gateway.js';
 
 /** The seed every harness run starts work with: two users, three teams, rows of each kind. */
 export const FEDERATION_SEED = {
@@ -75,10 +77,12 @@ export interface RawAnswer {
 
 export interface FederationHarness {
   readonly work: TestGateway;
+  /** The requesting gateways started so far (the first is the default home of {@link link}). */
+  readonly homes: readonly TestGateway[];
   /** The seed work started with. */
   readonly seed: typeof FEDERATION_SEED;
   /** Start another requesting gateway (its own data dir and ports). */
-  startHome(name?: string): Promise<TestGateway>;
+  startHome(name?: string, options?: HomeOptions): Promise<TestGateway>;
   /** Grant + token on work, `peer add` on `home` (default: the first home). */
   link(options: LinkOptions): Promise<PeerLink>;
   /** Work's CA with its key, opened from the store with work's master secret. */
@@ -110,11 +114,21 @@ export interface LinkOptions {
 /** A store: a data dir (embedded SQLite) or a PostgreSQL URL (e.g. `EngineHarness.location()`). */
 export type StoreLocation = { dataDir?: string; databaseUrl?: string };
 
+/** How a requesting gateway is started. */
+export interface HomeOptions {
+  /** Where it logs (default: nowhere). */
+  logger?: Logger;
+  /** Its requesting side's tunables (e.g. a short breaker cooldown). */
+  peerConnections?: StartGatewayOptions['peerConnections'];
+}
+
 /** Where the gateways keep their store. */
 export interface HarnessOptions {
   /** Where each gateway (by name) keeps its store — a fresh one per call; default: a new embedded store. */
   location?: (gatewayName: string) => Promise<StoreLocation> | StoreLocation;
   homes?: string[];
+  /** Options of the homes started with the harness (and the default of {@link FederationHarness.startHome}). */
+  home?: HomeOptions;
 }
 
 /** Start work (seeded) and the homes (default one, `home`). */
@@ -129,8 +143,8 @@ export async function startFederation(options: HarnessOptions = {}): Promise<Fed
   const workUrl = work.gateway.federationUrl.replace('127.0.0.1', 'localhost');
   let ca: RootCa | undefined;
 
-  const startHome = async (name = `home${homes.length === 0 ? '' : `-${homes.length + 1}`}`) => {
-    const home = await startTestGateway({ name, ...(await location(name)) });
+  const startHome = async (name = `home${homes.length === 0 ? '' : `-${homes.length + 1}`}`, homeOptions: HomeOptions | undefined = options.home) => {
+    const home = await startTestGateway({ name, ...homeOptions, ...(await location(name)) });
     homes.push(home);
     return home;
   };
@@ -138,6 +152,7 @@ export async function startFederation(options: HarnessOptions = {}): Promise<Fed
 
   const harness: FederationHarness = {
     work,
+    homes,
     seed: FEDERATION_SEED,
     workUrl,
     startHome,

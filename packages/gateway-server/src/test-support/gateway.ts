@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { AdminClient, readAdminTokenFile } from '@mosaic/federation-core/admin-client';
 import { generateMasterSecret } from '@mosaic/federation-core';
-import { startGateway, type RunningGateway } from '../gateway.js';
+import { startGateway, type RunningGateway, type StartGatewayOptions } from '../gateway.js';
 
 export interface TestGateway {
   gateway: RunningGateway;
@@ -32,6 +32,8 @@ export async function startTestGateway(
     redisUrl?: string;
     /** Where the gateway logs (default: nowhere). */
     logger?: Logger;
+    /** The requesting side's tunables (e.g. a short breaker cooldown). */
+    peerConnections?: StartGatewayOptions['peerConnections'];
   } = {},
 ): Promise<TestGateway> {
   const home = mkdtempSync(join(tmpdir(), 'mosaic-gw-'));
@@ -54,6 +56,7 @@ export async function startTestGateway(
       ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
       ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
       ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+      ...(options.peerConnections ? { peerConnections: options.peerConnections } : {}),
     });
     let stopped = false;
     const stop = async () => {

@@ -1,0 +1,86 @@
+/**
+ * "Revoked or just unreachable?" A client certificate refused under TLS 1.3 looks like any
+ * other closed connection ("other side closed"). The requesting side tells the two apart by
+ * reading the peer's published CRL — over a TLS connection that trusts only the peer's pinned
+ * CA and presents no client certificate (the CRL route is public) — verifying its signature
+ * against that same CA, and looking for its own serial.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import { MAX_CRL_BYTES, normaliseSerialHex, parseCrl, type ParsedCrl } from '../pki/index.js';
+import { PeerResponseInvalidError } from './errors.js';
+import { FEDERATION_PREFIX, mapNetworkError, serverNameFor, strictServerIdentity } from './federation-client.js';
+
+export interface PeerCrlOptions {
+  /** Local name of the peer, for errors. */
+  peerName: string;
+  /** Base URL of the peer's federation listener. */
+  endpoint: string;
+  /** The peer's pinned CA (PEM): the only trust anchor of the connection and the CRL's expected signer. */
+  caPem: string;
+  /** TLS server name to verify (default: the endpoint's host). */
+  servername?: string;
+  /** Connect to last byte (default 5 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * Fetch `GET /api/federation/v1/crl` from a peer and verify it against the peer's pinned CA.
+ *
+ * @throws PEER_UNREACHABLE / PEER_REFUSED_CERT / PEER_TLS_INVALID when the connection fails,
+ *   PEER_RESPONSE_INVALID when the answer is not a CRL signed by that CA
+ * @example
+ * const crl = await fetchPeerCrl({ peerName: 'work', endpoint, caPem });
+ * crl.revokedSerials.has(mySerialHex);
+ */
+export async function fetchPeerCrl(options: PeerCrlOptions): Promise<ParsedCrl> {
+  const endpoint = new URL(options.endpoint);
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const agent = new Agent({
+    connect: {
+      ca: options.caPem,
+      servername: options.servername ?? serverNameFor(endpoint),
+      rejectUnauthorized: true,
+      checkServerIdentity: strictServerIdentity,
+      minVersion: 'TLSv1.3',
+      maxCachedSessions: 0,
+      timeout: timeoutMs,
+    },
+    maxResponseSize: MAX_CRL_BYTES,
+  });
+  try {
+    let res: Dispatcher.ResponseData;
+    let der: Uint8Array;
+    try {
+      res = await request(new URL(`${FEDERATION_PREFIX}/crl`, endpoint.origin), {
+        method: 'GET',
+        dispatcher: agent,
+        headers: { accept: 'application/pkix-crl' },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      der = new Uint8Array(await res.body.arrayBuffer());
+    } catch (err) {
+      throw mapNetworkError(options.peerName, err);
+    }
+    if (res.statusCode !== 200) throw new PeerResponseInvalidError(options.peerName, `GET /crl answered HTTP ${res.statusCode}`);
+    try {
+      return parseCrl(der, options.caPem);
+    } catch (err) {
+      throw new PeerResponseInvalidError(options.peerName, `the CRL does not verify against the pinned CA (${err instanceof Error ? err.message : 'invalid'})`, { cause: err });
+    }
+  } finally {
+    await agent.close();
+  }
+}
+
+/**
+ * Whether `serialHex` (any case, `:` separators allowed) is listed on the peer's verified CRL.
+ * A CRL that cannot be fetched or verified throws: the caller cannot tell, so it must not
+ * conclude "revoked".
+ */
+export async function isSerialOnPeerCrl(options: PeerCrlOptions & { serialHex: string }): Promise<boolean> {
+  const serial = normaliseSerialHex(options.serialHex);
+  if (serial === undefined) throw new TypeError('not a certificate serial');
+  const crl = await fetchPeerCrl(options);
+  for (const entry of crl.revoked) if (normaliseSerialHex(entry.serialHex) === serial) return true;
+  return false;
+}

@@ -1,0 +1,194 @@
+/**
+ * The requesting side's live links against a scripted serving side (a real TLS listener):
+ * revoked or just unreachable, the breaker, the cache, the offline signal, credential swaps.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { generateMasterSecret, parseMasterSecret, SealKey, sealText } from '@mosaic/federation-core';
+import { startFakePeer, type FakePeer } from '../test-support/fake-peer.js';
+import { cleanupTestGateways, startTestGateway, type TestGateway } from '../test-support/gateway.js';
+import { PeerClients } from './peer-clients.js';
+import { PeerConnections } from './peer-connections.js';
+import { peerKeyRecordId } from './peers.js';
+import type { PeerRecord } from '../storage/index.js';
+
+const LIST = (ids: string[]) => ({ kind: 'json' as const, body: { items: ids.map((id) => ({ id, title: `row ${id}` })), nextCursor: null, _source: 'fake' } });
+
+describe('PeerConnections', () => {
+  let gw: TestGateway;
+  let sealKey: SealKey;
+  let fake: FakePeer;
+  let logs: Array<{ level: number; msg: string; peer?: string }>;
+  let connections: PeerConnections;
+  let n = 0;
+  let name: string;
+  let now: number;
+
+  beforeAll(async () => {
+    const secret = generateMasterSecret();
+    gw = await startTestGateway({ name: 'home', secret });
+    sealKey = SealKey.fromMaster(parseMasterSecret(secret));
+    fake = await startFakePeer();
+  });
+  afterAll(async () => {
+    await fake?.close();
+    await cleanupTestGateways();
+  });
+
+  beforeEach(async () => {
+    logs = [];
+    now = Date.now();
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
+    connections = new PeerConnections({
+      storage: gw.gateway.storage,
+      peerClients: new PeerClients({ storage: gw.gateway.storage, sealKey }),
+      logger,
+      options: { cooldownMs: 60_000, requestTimeoutMs: 2_000, crlTimeoutMs: 2_000, now: () => now },
+    });
+    name = `fake-${++n}`;
+    await fake.insertPeer(gw.gateway.storage, sealKey, { name, localUserId: 'alice' });
+    fake.behaviour = LIST(['r1']);
+    fake.crlSerials = [];
+  });
+  afterEach(async () => connections.close());
+
+  const record = async (): Promise<PeerRecord> => (await gw.gateway.storage.peers.get(name))!;
+  const offline = () => logs.filter((l) => l.msg === `federation offline: ${name}`);
+
+  it('a closed handshake with our serial on the CRL: revoked (persisted), cache flushed, breaker not charged, nothing more sent', async () => {
+    expect((await connections.list(await record(), 'tasks')).cached).toBe(false);
+    expect((await connections.list(await record(), 'tasks')).cached).toBe(true);
+    fake.behaviour = { kind: 'refuse-cert' };
+    fake.crlSerials = [fake.client.serialHex];
+    const before = fake.requests.length;
+    await expect(connections.search(await record(), 'tasks', 'x')).rejects.toMatchObject({ code: 'GRANT_REVOKED', message: expect.stringContaining('CRL') });
+    // only the CRL was read (the verb request never reached a handler)
+    expect(fake.requests.slice(before)).toEqual(['GET /api/federation/v1/crl']);
+    const r = await record();
+    expect(r.state).toBe('revoked');
+    expect(r.lastError).toMatch(/on fake-\d+'s CRL/);
+    expect(connections.circuit(name)).toBe('closed');
+    expect(offline()).toHaveLength(0);
+    expect(logs.filter((l) => l.msg === `federation peer revoked: ${name}`)).toHaveLength(1);
+    // the cached list is gone, and a revoked peer is not called at all
+    const sent = fake.requests.length;
+    await expect(connections.list(r, 'tasks')).rejects.toMatchObject({ code: 'GRANT_REVOKED' });
+    expect(fake.requests.length).toBe(sent);
+  });
+
+  it('a closed handshake with our serial NOT on the CRL, or no CRL to be had: a network failure — active, counted, one offline signal', async () => {
+    fake.behaviour = { kind: 'refuse-cert' };
+    fake.crlSerials = ['0badc0de'];
+    for (let i = 0; i < 2; i++) await expect(connections.list(await record(), 'tasks', { limit: i + 1 })).rejects.toMatchObject({ code: 'PEER_REFUSED_CERT' });
+    fake.crlSerials = null; // the CRL route fails: still not "revoked"
+    for (let i = 2; i < 5; i++) await expect(connections.list(await record(), 'tasks', { limit: i + 1 })).rejects.toMatchObject({ code: 'PEER_REFUSED_CERT' });
+    const r = await record();
+    expect(r.state).toBe('active');
+    expect(r.lastFailureAt).not.toBeNull();
+    expect(r.lastError).toMatch(/refused our certificate/);
+    expect(connections.circuit(name)).toBe('open');
+    expect(offline()).toHaveLength(1);
+    expect(connections.health(name)).toMatchObject({ circuit: 'open', failedCalls: 5, offlineSince: expect.any(String) });
+    // open: failing fast, nothing sent
+    const sent = fake.requests.length;
+    await expect(connections.list(await record(), 'tasks', { limit: 99 })).rejects.toMatchObject({ code: 'CIRCUIT_OPEN' });
+    expect(fake.requests.length).toBe(sent);
+    // after the cooldown one probe goes; it succeeds: closed, one recovery line
+    fake.behaviour = LIST(['r2']);
+    now += 60_001;
+    expect(connections.circuit(name)).toBe('half_open');
+    expect((await connections.list(await record(), 'tasks', { limit: 99 })).body.items.map((i) => i.id)).toEqual(['r2']);
+    expect(connections.circuit(name)).toBe('closed');
+    expect(logs.filter((l) => l.msg === `federation back online: ${name}`)).toHaveLength(1);
+    expect(offline()).toHaveLength(1);
+    expect(connections.health(name).offlineSince).toBeNull();
+    expect((await record()).lastSuccessAt).not.toBeNull();
+  });
+
+  it('403 GRANT_REVOKED marks the peer revoked; 403 GRANT_EXPIRED degraded; both flush its cache; neither is an outage', async () => {
+    await connections.list(await record(), 'tasks');
+    fake.behaviour = { kind: 'json', status: 403, body: { error: { code: 'GRANT_EXPIRED', message: 'the grant has expired', requestId: 'x' } } };
+    await expect(connections.search(await record(), 'tasks', 'q')).rejects.toMatchObject({ code: 'GRANT_EXPIRED', status: 403 });
+    expect((await record()).state).toBe('degraded');
+    // flushed: the same list goes out again (and is refused)
+    await expect(connections.list(await record(), 'tasks')).rejects.toMatchObject({ code: 'GRANT_EXPIRED' });
+    fake.behaviour = { kind: 'json', status: 403, body: { error: { code: 'GRANT_REVOKED', message: 'the grant has been revoked', requestId: 'x' } } };
+    await expect(connections.search(await record(), 'tasks', 'q')).rejects.toMatchObject({ code: 'GRANT_REVOKED' });
+    expect((await record()).state).toBe('revoked');
+    expect(connections.circuit(name)).toBe('closed');
+    expect(offline()).toHaveLength(0);
+  });
+
+  it('a 404 and other answers below 500 are a working link: no breaker count, no outage', async () => {
+    fake.behaviour = { kind: 'json', status: 404, body: { error: { code: 'NOT_FOUND', message: 'no row', requestId: 'x' } } };
+    for (let i = 0; i < 6; i++) await expect(connections.get(await record(), 'tasks', `id-${i}`)).rejects.toMatchObject({ status: 404 });
+    expect(connections.circuit(name)).toBe('closed');
+    expect(offline()).toHaveLength(0);
+    expect((await record()).state).toBe('active');
+  });
+
+  it('answers off the schema and 5xx count against the breaker; the lastError is bounded printable text, never the body', async () => {
+    fake.behaviour = { kind: 'json', body: { items: [{ id: 'x' }], nextCursor: null, _source: 'fake', secret: 'BODY-MARKER' } };
+    await expect(connections.list(await record(), 'tasks')).rejects.toMatchObject({ code: 'PEER_RESPONSE_INVALID' });
+    fake.behaviour = { kind: 'json', status: 500, body: { error: { code: 'INTERNAL', message: `boom\u001b[31m${'x'.repeat(5000)}`, requestId: 'x' } } };
+    await expect(connections.search(await record(), 'tasks', 'q')).rejects.toMatchObject({ status: 500 });
+    const r = await record();
+    expect(r.lastError).not.toContain('BODY-MARKER');
+    expect(r.lastError!.length).toBeLessThanOrEqual(501);
+    expect(r.lastError).not.toContain('\u001b');
+    expect(offline()).toHaveLength(1);
+  });
+
+  it('list/get are cached per peer for the TTL, search never; flush drops them; traceparent goes out per call', async () => {
+    const rec = await record();
+    const a = await connections.list(rec, 'tasks', { limit: 5 }, { headers: { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` } });
+    const b = await connections.list(rec, 'tasks', { limit: 5 });
+    expect([a.cached, b.cached]).toEqual([false, true]);
+    expect(fake.headers.at(-1)?.traceparent).toBe(`00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`);
+    fake.behaviour = { kind: 'json', body: { hits: [], _source: 'fake' } };
+    const sent = fake.requests.length;
+    await connections.search(rec, 'tasks', 'q', {}, { headers: { traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` } });
+    await connections.search(rec, 'tasks', 'q');
+    expect(fake.requests.length).toBe(sent + 2);
+    expect(fake.headers.at(-2)?.traceparent).toBe(`00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`);
+    expect(fake.headers.at(-1)?.traceparent).toBeUndefined();
+    expect(connections.flush(name)).toBe(1);
+    fake.behaviour = LIST(['r9']);
+    expect((await connections.list(rec, 'tasks', { limit: 5 })).cached).toBe(false);
+    now += 30_001;
+    expect((await connections.list(rec, 'tasks', { limit: 5 })).cached).toBe(false);
+  });
+
+  it('a certificate renewed in the store (another replica) is used from the next call; an older record never swaps it back', async () => {
+    const oldCert = await fake.issueClientCert(new Date(Date.now() - 3_600_000));
+    const other = `${name}-r`;
+    await fake.insertPeer(gw.gateway.storage, sealKey, { name: other, localUserId: 'alice', client: oldCert });
+    const stale = (await gw.gateway.storage.peers.get(other))!;
+    await connections.search(stale, 'tasks', 'a').catch(() => undefined);
+    expect(fake.serials.at(-1)).toBe(oldCert.serialHex.replace(/^0+(?=.)/, ''));
+    const renewed = await fake.issueClientCert();
+    const fresh = await gw.gateway.storage.peers.replaceCertificate(other, {
+      certPem: renewed.certPem,
+      sealedKey: sealText(sealKey, renewed.keyPem, { recordId: peerKeyRecordId(other) }),
+      certSerial: renewed.serialHex,
+      certNotBefore: renewed.notBefore,
+      certNotAfter: renewed.notAfter,
+    });
+    await connections.search(fresh, 'tasks', 'b').catch(() => undefined);
+    expect(fake.serials.at(-1)).toBe(renewed.serialHex.replace(/^0+(?=.)/, ''));
+    // a query that read the record before the renewal does not bring the old certificate back
+    await connections.search(stale, 'tasks', 'c').catch(() => undefined);
+    expect(fake.serials.at(-1)).toBe(renewed.serialHex.replace(/^0+(?=.)/, ''));
+  });
+
+  it('updateCredentials swaps the certificate for later calls and flushes; invalidate forgets the peer', async () => {
+    const rec = await record();
+    await connections.list(rec, 'tasks');
+    // (the same certificate again: what is tested is the swap and the flush)
+    await connections.updateCredentials(name, { certPem: fake.client.certPem, keyPem: fake.client.keyPem, certSerial: fake.client.serialHex, certNotBefore: fake.client.notBefore });
+    expect((await connections.list(rec, 'tasks')).cached).toBe(false);
+    await connections.invalidate(name);
+    expect(connections.circuit(name)).toBe('closed');
+    expect((await connections.list(rec, 'tasks')).cached).toBe(false);
+  });
+});
