@@ -1,7 +1,8 @@
 /**
  * Where the CLI finds the gateway (admin API URL and token), first match wins (CONTRACT.md):
- * flags; environment; an explicit data dir (its gateway.json and admin-token); the default
- * data dir. Tokens come from env, a file or stdin — never from a flag value.
+ * flags; environment; an explicit data dir (its gateway.json and admin-token); `--profile` or
+ * the default profile; the default data dir. Tokens come from env, a file or stdin — never
+ * from a flag value.
  */
 import { readFileSync } from 'node:fs';
 import {
@@ -11,7 +12,10 @@ import {
   readDiscoveryFile,
   runningGateways,
 } from '@mosaic/federation-core/admin-client';
+import { nodeFetch } from './http.js';
 import { UsageError, type OutputOptions } from './output.js';
+import { readProfiles } from './profiles/store.js';
+import { loadToken } from './profiles/secrets.js';
 
 /** The global options every command accepts. */
 export interface GlobalOptions {
@@ -39,7 +43,8 @@ export interface Connection {
   source: string;
 }
 
-function readToken(path: string): string {
+/** An admin token from a file, or `-` for stdin (trimmed; empty is a usage error). */
+export function readToken(path: string): string {
   try {
     const text = path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8');
     const token = text.trim();
@@ -66,7 +71,8 @@ export function resolveConnection(g: GlobalOptions, env: NodeJS.ProcessEnv = pro
   if (g.tokenFile !== undefined) token = readToken(g.tokenFile);
   else if (env.MOSAIC_ADMIN_TOKEN) token = env.MOSAIC_ADMIN_TOKEN.trim();
 
-  const explicitDir = g.dataDir ?? env.MOSAIC_DATA_DIR;
+  // An empty MOSAIC_DATA_DIR is no data dir (`MOSAIC_DATA_DIR= mosaic …`), like the other variables.
+  const explicitDir = g.dataDir ?? (env.MOSAIC_DATA_DIR || undefined);
   if (explicitDir !== undefined) {
     const file = readDiscoveryFile(explicitDir);
     if (baseUrl === undefined) {
@@ -80,6 +86,25 @@ export function resolveConnection(g: GlobalOptions, env: NodeJS.ProcessEnv = pro
       source = `${explicitDir}/gateway.json`;
     }
     token ??= readAdminTokenFile(explicitDir) ?? undefined;
+  }
+  if (baseUrl === undefined) {
+    // `--profile`, else the default profile (`mosaic profile use`).
+    const profiles = readProfiles(env);
+    const name = g.profile ?? profiles.default;
+    if (g.profile !== undefined && profiles.profiles[g.profile] === undefined) {
+      const known = Object.keys(profiles.profiles).sort();
+      throw new UsageError(`no profile "${g.profile}"`, known.length > 0 ? `the profiles are: ${known.join(', ')} (mosaic profile list)` : 'add one: mosaic profile add <name> --gateway <url> --token-file <file>');
+    }
+    const profile = name === undefined ? undefined : profiles.profiles[name];
+    if (name !== undefined && profile !== undefined) {
+      baseUrl = profile.gateway;
+      source = `profile ${name}`;
+      if (token === undefined) {
+        const loaded = loadToken(name, profile.token, { env });
+        if (loaded.token !== null) token = loaded.token;
+        else if (loaded.problem !== undefined) process.stderr.write(`mosaic: profile "${name}": ${loaded.problem}; going on without its token\n`);
+      }
+    }
   }
   if (baseUrl === undefined) {
     // The default data dir, else the only gateway running under the data root.
@@ -114,5 +139,6 @@ export function resolveConnection(g: GlobalOptions, env: NodeJS.ProcessEnv = pro
 
 export function adminClient(g: GlobalOptions, version: string): AdminClient {
   const c = resolveConnection(g);
-  return new AdminClient({ baseUrl: c.baseUrl, token: c.token, userAgent: `mosaic/${version}` });
+  // node:http rather than the global fetch: see http.ts (start-up cost).
+  return new AdminClient({ baseUrl: c.baseUrl, token: c.token, userAgent: `mosaic/${version}`, fetch: nodeFetch });
 }

@@ -1,8 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { adminTokenCommand } from './commands/gateway/admin-token.js';
-import { seedCommand } from './commands/gateway/seed.js';
-import { startCommand } from './commands/gateway/start.js';
 import { federationCommand } from './commands/federation/index.js';
+import { expandFor, lazyCommand } from './lazy.js';
 import { ExitCode, printError, toCliError } from './output.js';
 
 export { ExitCode } from './output.js';
@@ -31,14 +29,24 @@ Examples:
   mosaic gateway start --name work
   mosaic gateway seed seed.json --data-dir ~/.local/share/mosaic/work
 
-Exit codes: 0 ok · 1 failure · 2 usage or validation · 4 admin authentication · 130 Ctrl-C`,
+Exit codes: 0 ok · 1 failure · 2 usage or validation · 4 admin authentication · 130 Ctrl-C
+(details: mosaic help exit-codes)`,
     );
-  const gateway = new Command('gateway').description('run and administer a gateway');
-  gateway.addCommand(startCommand(version, run));
-  gateway.addCommand(seedCommand(version, run));
-  gateway.addCommand(adminTokenCommand(version, run));
+  const gateway = new Command('gateway')
+    .description('run and administer a gateway')
+    .addHelpText('after', '\nExamples:\n  mosaic gateway start --name work\n  mosaic gateway doctor --strict');
+  // Lazy: a command's module is imported only when the command line reaches it (lazy.ts).
+  gateway.addCommand(lazyCommand('start', 'run a gateway', async () => (await import('./commands/gateway/start.js')).startCommand(version, run)));
+  gateway.addCommand(lazyCommand('seed', 'load users, teams, memberships and resources', async () => (await import('./commands/gateway/seed.js')).seedCommand(version, run)));
+  gateway.addCommand(lazyCommand('admin-token', 'manage admin tokens', async () => (await import('./commands/gateway/admin-token.js')).adminTokenCommand(version, run)));
+  gateway.addCommand(lazyCommand('doctor', 'check a running gateway', async () => (await import('./commands/gateway/doctor.js')).doctorCommand(version, run)));
+  gateway.addCommand(lazyCommand('user', 'local users of this gateway', async () => (await import('./commands/gateway/user.js')).userCommand(version, run)));
+  gateway.addCommand(lazyCommand('team', 'teams of this gateway', async () => (await import('./commands/gateway/team.js')).teamCommand(version, run)));
   program.addCommand(gateway);
   program.addCommand(federationCommand(version, run));
+  program.addCommand(lazyCommand('profile', 'saved gateways', async () => (await import('./commands/profile/index.js')).profileCommand(version, run)));
+  program.addCommand(lazyCommand('completion', 'print the shell completion script', async () => (await import('./commands/completion.js')).completionCommand(version, run)));
+  program.helpCommand(false).addCommand(lazyCommand('help', 'show help for a command, or a topic', async () => (await import('./commands/help.js')).helpCommand(version, run)));
   // Every command exits through main(): usage errors are 2, not commander's 1.
   const configure = (cmd: Command) => {
     cmd.exitOverride();
@@ -58,6 +66,7 @@ export async function main(argv: string[], version: string): Promise<number> {
   const verbose = argv.includes('-v') || argv.includes('--verbose');
   const json = argv.includes('--json');
   try {
+    await expandFor(program, argv);
     if (argv.length === 0) {
       program.outputHelp();
       return ExitCode.ok;

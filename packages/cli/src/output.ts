@@ -64,6 +64,9 @@ export function toCliError(err: unknown): CliError {
   let exitCode: number = ExitCode.failure;
   if (status === 400 || e.code === 'USAGE') exitCode = ExitCode.usage;
   else if (status === 401 || e.code === 'ADMIN_AUTH_REQUIRED') exitCode = ExitCode.auth;
+  // A command that knows better (e.g. a pin mismatch is a refusal, not a usage error) says so.
+  const own = (err as { exitCode?: unknown }).exitCode;
+  if (typeof own === 'number') exitCode = own;
   const details = Array.isArray(e.details)
     ? (e.details as Array<{ path?: unknown; message?: unknown }>).map((d) => `  ${typeof d.path === 'string' && d.path !== '' ? d.path : '(body)'}: ${String(d.message)}`).join('\n')
     : undefined;

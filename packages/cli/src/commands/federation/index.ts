@@ -1,19 +1,29 @@
 import { Command } from 'commander';
 import { unknownCommand } from './unknown.js';
-import { auditArchiveCommand } from './audit/archive.js';
-import { auditCommand } from './audit/list.js';
-import { auditVerifyCommand } from './audit/verify.js';
+import { lazyCommand } from '../../lazy.js';
 
 /**
  * `mosaic federation` — the federation nouns. Bare, it prints this help (the interactive
  * view will answer there on a TTY).
  */
 export function federationCommand(version: string, run: (fn: () => Promise<number | void>) => void): Command {
-  const cmd = new Command('federation').description('share data with other gateways: grants, peers, queries and the audit trail');
-  const audit = auditCommand(version, run);
-  audit.addCommand(auditVerifyCommand(version, run));
-  audit.addCommand(auditArchiveCommand(version, run));
-  cmd.addCommand(audit);
+  const cmd = new Command('federation')
+    .description('share data with other gateways: grants, peers, queries and the audit trail')
+    .addHelpText('after', '\nExamples:\n  mosaic federation status\n  mosaic federation grant create --user alice --peer home --scope scope.json');
+  // Lazy: each noun's modules are imported only when the command line reaches it (lazy.ts).
+  cmd.addCommand(lazyCommand('status', 'this gateway, its peers and grants', async () => (await import('./status.js')).statusCommand(version, run)));
+  cmd.addCommand(lazyCommand('grant', 'the serving side: grants', async () => (await import('./grant/index.js')).grantCommand(version, run)));
+  cmd.addCommand(
+    lazyCommand('audit', 'the audit trail', async () => {
+      const [{ auditCommand }, { auditVerifyCommand }, { auditArchiveCommand }] = await Promise.all([import('./audit/list.js'), import('./audit/verify.js'), import('./audit/archive.js')]);
+      const audit = auditCommand(version, run);
+      audit.addCommand(auditVerifyCommand(version, run));
+      audit.addCommand(auditArchiveCommand(version, run));
+      return audit;
+    }),
+  );
+  cmd.addCommand(lazyCommand('peer', 'the requesting side: peers', async () => (await import('./peer/index.js')).peerCommand(version, run)));
+  cmd.addCommand(lazyCommand('query', 'read through peers', async () => (await import('./query/index.js')).queryCommand(version, run)));
   cmd.allowExcessArguments(true).action((_flags: unknown, c: Command) =>
     run(() => {
       if (c.args.length > 0) return Promise.reject(unknownCommand(c));

@@ -3,7 +3,9 @@ import { adminClient, outputOptions, type GlobalOptions } from '../../context.js
 import { printResult } from '../../output.js';
 
 export function adminTokenCommand(version: string, run: (fn: () => Promise<number | void>) => void): Command {
-  const cmd = new Command('admin-token').description('manage the named admin tokens of a gateway');
+  const cmd = new Command('admin-token')
+    .description('manage the named admin tokens of a gateway')
+    .addHelpText('after', '\nExamples:\n  mosaic gateway admin-token create ci > ci.token && chmod 600 ci.token\n  mosaic gateway admin-token revoke ci');
   cmd
     .command('create')
     .description('make a new admin token (shown once)')
@@ -21,6 +23,7 @@ export function adminTokenCommand(version: string, run: (fn: () => Promise<numbe
   cmd
     .command('list')
     .description('list admin tokens (names and dates, never the tokens)')
+    .addHelpText('after', "\nExamples:\n  mosaic gateway admin-token list\n  mosaic gateway admin-token list --json | jq -r '.items[].name'")
     .action((_f: unknown, c: Command) =>
       run(async () => {
         const g = c.optsWithGlobals<GlobalOptions>();
@@ -33,6 +36,7 @@ export function adminTokenCommand(version: string, run: (fn: () => Promise<numbe
   cmd
     .command('revoke')
     .description('revoke an admin token at once')
+    .addHelpText('after', '\nExample:\n  mosaic gateway admin-token revoke ci\n\nA token cannot revoke itself: use another one (e.g. root from <data dir>/admin-token).')
     .argument('<name>')
     .action((name: string, _f: unknown, c: Command) =>
       run(async () => {

@@ -88,9 +88,48 @@ describe('audit rendering', () => {
     expect(broken).toContain('checked 4 rows in 2 spools; 2 chains broken');
   });
 
+  // Whoever can write to the audit store (SECURITY.md case 38) must not drive the operator's
+  // terminal through what the CLI prints from it (case 35): no C0/C1 control, no bidi control.
+  const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/; // eslint-disable-line no-control-regex
+  const FORGED = '\r\u001b[2K\u009b2K\u2714 audit chain intact\u202e\u2066';
+
+  it('a tampered break (id, time, spool) cannot forge an intact chain on the screen', () => {
+    const out = renderVerify(
+      {
+        ok: false,
+        spools: [{ spool: `sp\u001b]0;title\u0007${FORGED}`, rows: 3, chained: true, firstBreak: { id: `r1${FORGED}`, at: `${ago(60_000)}\u001b[8m\u2067`, reason: 'edited' } }],
+      },
+      { now: NOW, color: false },
+    );
+    const lines = out.split('\n');
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line).not.toMatch(UNSAFE);
+    expect(lines[0]).toMatch(/^✖ audit chain broken in spool sp\?\]0;title\?\?\?\[2K\?2K✔ audit chain intact\?\?: row r1\?\?\[2K/);
+    expect(lines[0]).toContain('(2030-01-31 11:59:00.000Z?[8m?, ?) was edited');
+    const missing = renderVerify({ ok: false, spools: [{ spool: null, rows: 1, chained: true, firstBreak: { id: `r2${FORGED}`, at: ago(0), reason: 'missing' } }] }, { now: NOW, color: false });
+    for (const line of missing.split('\n')) expect(line).not.toMatch(UNSAFE);
+    expect(missing).toMatch(/^✖ audit chain broken in spool \(none\): the row before r2\?\?\[2K/);
+  });
+
+  it('no stored value in a table row carries a control or bidi character to the terminal', () => {
+    const evil = (s: string) => `${s}\u202e\u2066\u0085\u009b`;
+    const rows = [
+      row({ peer: evil('h'), verb: evil('v'), resource: evil('r'), outcome: evil('o') as AuditRow['outcome'] }),
+      row({ peer: null, adminTokenName: evil('t'), at: evil(ago(1_000)) }),
+    ];
+    const lines = renderAuditTable(rows, { now: NOW, color: false }).split('\n');
+    for (const line of lines) {
+      expect(line).not.toMatch(UNSAFE);
+      expect(line.length).toBeLessThanOrEqual(TABLE_WIDTH);
+    }
+    expect(lines[1]).toMatch(/^now\s+h\?\?\?\?\s+v\?\?\?\?\s+r\?\?\?\?\s+o\?\?\?\?\s/);
+    expect(lines[2]).toMatch(/^\?\s+admin:t\?\?\?\?\s/);
+  });
+
   it('reports an archive run and a dry run', () => {
     expect(renderArchive({ moved: 1, cutoff: '2030-01-01T00:00:00.000Z' }, '90d')).toMatch(/^archived 1 audit row older than 90d \(before 2030-01-01 00:00:00Z\)/);
     expect(renderArchive({ wouldMove: 0, cutoff: '2030-01-01T00:00:00.000Z' }, '30d')).toMatch(/^would archive 0 audit rows older than 30d .*nothing changed \(dry run\)$/);
+    expect(renderArchive({ moved: 1, cutoff: '2030-01-01T00:00:00Z\r\u001b[2K\u202e' }, '90d')).toContain('(before 2030-01-01 00:00:00Z??[2K?)');
   });
 });
 

@@ -6,9 +6,10 @@
 import type { AuditVerifyReport } from '@mosaic/federation-core/admin-client';
 import type { AuditArchiveResult, AuditOutcome, AuditRow } from '@mosaic/federation-core';
 import { paint, type Style } from '../../../output.js';
+import { displayed, fit, plural, relativeTime, shortTime } from '../../../render/text.js';
 
-/** The widest line the table writes. */
-export const TABLE_WIDTH = 80;
+// Shared with the other renderers (packages/cli/src/render/text.ts); re-exported for existing callers.
+export { relativeTime, shortTime, TABLE_WIDTH } from '../../../render/text.js';
 
 interface Column {
   title: string;
@@ -30,36 +31,9 @@ const COLUMNS: Column[] = [
 
 const OUTCOME_STYLE: Record<AuditOutcome, Style> = { allowed: 'green', denied: 'red', rate_limited: 'yellow', error: 'magenta' };
 
-/** `text` in exactly `width` columns: control characters shown as `?`, cut with `…`. */
-function fit(text: string, width: number, right = false): string {
-  // eslint-disable-next-line no-control-regex -- a stored resource name is shown, never interpreted
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-  const cut = clean.length > width ? `${clean.slice(0, width - 1)}…` : clean;
-  return right ? cut.padStart(width) : cut.padEnd(width);
-}
-
 function formatMs(ms: number): string {
   if (ms < 10) return ms.toFixed(1);
   return String(Math.round(ms));
-}
-
-/**
- * How long ago `at` was, in at most 8 columns: `now`, `42s ago`, `5m ago`, `3h ago`, `12d ago`, `2y ago`.
- * @example relativeTime('2030-01-01T00:00:00Z', Date.parse('2030-01-01T03:00:00Z')) // '3h ago'
- */
-export function relativeTime(at: string, now: number): string {
-  const t = Date.parse(at);
-  if (!Number.isFinite(t)) return '?';
-  const s = Math.floor((now - t) / 1000);
-  if (s < 5) return 'now';
-  if (s < 60) return `${s}s ago`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ago`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ago`;
-  const d = Math.floor(h / 24);
-  if (d < 1000) return `${d}d ago`;
-  return `${Math.floor(d / 365)}y ago`;
 }
 
 /** The header line of the table. */
@@ -83,13 +57,6 @@ export function renderAuditTable(rows: readonly AuditRow[], options: { now: numb
   return [auditHeader(options.color), ...rows.map((r) => auditLine(r, options))].join('\n');
 }
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-
-/** A time as people read it: `2030-01-31 12:00:00Z`. */
-export function shortTime(at: string): string {
-  return at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-}
-
 /** `audit verify` for a person: one line when intact, one line per broken spool otherwise. */
 export function renderVerify(report: AuditVerifyReport, options: { now: number; color: boolean }): string {
   const rows = report.spools.reduce((n, s) => n + s.rows, 0);
@@ -99,12 +66,14 @@ export function renderVerify(report: AuditVerifyReport, options: { now: number; 
   for (const s of report.spools) {
     const b = s.firstBreak;
     if (b === undefined) continue;
-    const when = `${shortTime(b.at)}, ${relativeTime(b.at, options.now)}`;
+    // id, time and spool are stored values, written by whoever could write the rows
+    const id = displayed(b.id);
+    const when = `${displayed(shortTime(b.at))}, ${relativeTime(b.at, options.now)}`;
     const what =
       b.reason === 'edited'
-        ? `row ${b.id} (${when}) was edited: its content no longer matches its hash`
-        : `the row before ${b.id} (${when}) is missing: deleted, or rewritten together with its hash`;
-    lines.push(`${paint(options.color, 'red', '✖')} audit chain broken in spool ${s.spool ?? '(none)'}: ${what}`);
+        ? `row ${id} (${when}) was edited: its content no longer matches its hash`
+        : `the row before ${id} (${when}) is missing: deleted, or rewritten together with its hash`;
+    lines.push(`${paint(options.color, 'red', '✖')} audit chain broken in spool ${displayed(s.spool ?? '(none)')}: ${what}`);
   }
   const broken = report.spools.filter((s) => s.firstBreak !== undefined).length;
   lines.push(`checked ${plural(rows, 'row')} in ${plural(spools, 'spool')}; ${plural(broken, 'chain')} broken`);
@@ -113,7 +82,7 @@ export function renderVerify(report: AuditVerifyReport, options: { now: number; 
 
 /** `audit archive` for a person. */
 export function renderArchive(result: AuditArchiveResult, olderThan: string): string {
-  const before = shortTime(result.cutoff);
+  const before = displayed(shortTime(result.cutoff));
   if ('wouldMove' in result) return `would archive ${plural(result.wouldMove, 'audit row')} older than ${olderThan} (before ${before}); nothing changed (dry run)`;
   return `archived ${plural(result.moved, 'audit row')} older than ${olderThan} (before ${before}); they stay readable with \`mosaic federation audit --since <time>\``;
 }
