@@ -180,7 +180,7 @@ describeEachEngine('admin API', (engine) => {
     expect(status).toMatchObject({ name: 'work', adminUrl: work.gateway.adminUrl, federationUrl: work.gateway.publicUrl, storage: { engine: engine.name }, ca: { mode: 'embedded', caPin: work.gateway.ca.caPin } });
     const doctor = await work.admin.doctor();
     expect(doctor.status).toBe('green');
-    expect(doctor.checks.map((c) => c.id)).toEqual(['storage.reachable', 'storage.migrations', 'ca.key_sealed', 'ca.root_expiry', 'tls.server_cert_expiry', 'crl.fresh', 'audit.spool', 'peers.reachable']);
+    expect(doctor.checks.map((c) => c.id)).toEqual(['storage.reachable', 'storage.migrations', 'ca.key_sealed', 'ca.root_expiry', 'tls.server_cert_expiry', 'crl.fresh', 'audit.spool', 'peers.reachable', 'peers.renewal']);
     expect(doctor.checks.every((c) => c.status === 'green' && c.remediation === null)).toBe(true);
     const metrics = await work.admin.metrics();
     expect(metrics).toMatch(/^mosaic_grants\{status="revoked"\} [1-9]/m);

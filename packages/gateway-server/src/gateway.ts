@@ -26,9 +26,11 @@ import { startHousekeeping } from './services/housekeeping.js';
 import { PeerClients } from './services/peer-clients.js';
 import { PeerConnections, type PeerConnectionOptions } from './services/peer-connections.js';
 import { PeerService } from './services/peers.js';
+import { PeerRenewal, type RenewalOptions } from './services/renewal.js';
 import { QueryService } from './services/query.js';
 import { Revocation } from './services/revocation.js';
 import { openStorage, type Storage } from './storage/index.js';
+import { createTracing, type Tracing } from './tracing.js';
 
 export interface StartGatewayOptions extends GatewayOptions {
   /** The package version, for `gateway.json` and `/health`. */
@@ -40,6 +42,11 @@ export interface StartGatewayOptions extends GatewayOptions {
    * 5 failures, 30 s, 5 s, 5 s.
    */
   peerConnections?: PeerConnectionOptions & { deadlineMs?: number };
+  /**
+   * Peer certificate renewal: the job's interval (default 10 min), first run (60 s), retry
+   * backoff (5 min doubling to 1 h, jittered), claim lease (2 min), `enabled` (true).
+   */
+  renewal?: RenewalOptions;
 }
 
 /** What `mosaic gateway start` shows once the gateway is ready. */
@@ -84,9 +91,13 @@ export interface RunningGateway {
   readonly peerClients: PeerClients;
   /** The live links to the peers: one client, breaker and cache scope each (the renewal job swaps credentials here). */
   readonly connections: PeerConnections;
+  /** Peer certificate renewal: `peer renew` and the job (`runNow` looks for due peers at once). */
+  readonly renewal: PeerRenewal;
   /** `POST /api/admin/query`: local + federated fan-out. */
   readonly query: QueryService;
   readonly metrics: Metrics;
+  /** Spans (W3C trace context on every federation call); exported over OTLP/HTTP only with `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  readonly tracing: Tracing;
   /** The one-screen summary (UX.md). */
   summary(): Promise<GatewaySummary>;
   /** Stop accepting, close idle sockets, finish in-flight requests, flush, release the data dir. Within `deadlineMs`. */
@@ -116,6 +127,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     ensureDir(config.dataDir);
     await checkDataDirPermissions(config.dataDir);
     undo.push(lockDataDir(config.dataDir));
+    // Ids only unless OTEL_EXPORTER_OTLP_ENDPOINT is set: the SDK and exporter are imported then.
+    // Shut down (flushed) after the listeners have closed, so the last requests' spans leave.
+    const tracing = await createTracing({ name: config.name, version: options.version, env: config.env, logger: logger.child({ component: 'tracing' }) });
+    undo.push(() => tracing.shutdown());
 
     const secret = await resolveMasterSecret({ name: config.name, dataDir: config.dataDir, env: config.env, mode: config.databaseUrl ? 'postgres' : 'embedded' });
     const storage = await openStorage(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
@@ -209,13 +224,25 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       ...(options.peerConnections ? { options: options.peerConnections } : {}),
     });
     undo.push(() => connections.close());
-    const peers = new PeerService({ storage, sealKey, audit, connections });
+    const peerRenewal = new PeerRenewal({
+      storage,
+      sealKey,
+      audit,
+      peerClients,
+      connections,
+      logger: logger.child({ component: 'renewal' }),
+      ...(options.renewal ? { options: options.renewal } : {}),
+    });
+    // stopped before the connections close (undo runs in reverse)
+    undo.push(() => peerRenewal.stop());
+    const peers = new PeerService({ storage, sealKey, audit, connections, renewal: peerRenewal });
     const query = new QueryService({
       storage,
       connections,
       audit,
       queryHashKey: deriveKey(secret.secret, 'audit-hmac'),
       logger: logger.child({ component: 'query' }),
+      tracing,
       ...(options.peerConnections?.deadlineMs !== undefined ? { deadlineMs: options.peerConnections.deadlineMs } : {}),
     });
 
@@ -228,6 +255,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       logger: logger.child({ listener: 'federation' }),
       isSerialRevoked: (serial) => revocation.isRevoked(serial),
       refuse: () => refuseAudited?.refuse,
+      tracing,
       routes: (app) => {
         registerPublicRoutes(app, { ca, grants, metrics });
         refuseAudited = registerFederationVerbs(app, {
@@ -317,6 +345,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     undo.push(() => removeDiscoveryFile(config.dataDir));
     const startedInMs = Math.round(performance.now() - started);
     logger.info({ adminUrl, federationUrl, publicUrl, storage: storage.describe(), startedInMs }, 'gateway ready');
+    // the renewal job starts once everything it needs is up
+    peerRenewal.start();
 
     let closing: Promise<void> | null = null;
     return {
@@ -341,8 +371,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       revocation,
       peerClients,
       connections,
+      renewal: peerRenewal,
       query,
       metrics,
+      tracing,
       async summary() {
         const [grantCounts, peerCounts] = await Promise.all([storage.grants.countByStatus(), storage.peers.countByState()]);
         const pin = ca.caPin.slice('sha256:'.length);

@@ -6,3 +6,4 @@ export { startGateway, type RunningGateway, type StartGatewayOptions, type Gatew
 export { resolveConfig, type GatewayConfig, type GatewayOptions } from './config.js';
 export { createLogger } from './logging.js';
 export { openStorage, type Storage } from './storage/index.js';
+export type { Tracing, TraceSpan } from './tracing.js';

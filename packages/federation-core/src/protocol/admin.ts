@@ -154,6 +154,11 @@ export const peerSchema = z.object({
   lastFailureAt: timestampSchema.nullable(),
   lastError: z.string().max(LIMITS.message).nullable(),
   circuit: z.enum(CIRCUIT_STATES),
+  /**
+   * When the current streak of failed certificate renewals began (the peer is `degraded`
+   * meanwhile; only a successful renewal ends it), or null. Optional: older gateways do not send it.
+   */
+  renewalFailingSince: timestampSchema.nullable().optional(),
 });
 
 /** `GET /api/admin/peers`. */
@@ -244,6 +249,11 @@ export const peerHealthSchema = z.object({
   lastSuccessAt: timestampSchema.nullable(),
   lastFailureAt: timestampSchema.nullable(),
   lastError: z.string().max(LIMITS.message).nullable(),
+  /** When renewal of the peer's certificate is due, and when its expires (optional: older gateways do not send them). */
+  renewalDueAt: timestampSchema.optional(),
+  certNotAfter: timestampSchema.optional(),
+  /** The start of the current streak of failed renewals, or null (see the Peer body). */
+  renewalFailingSince: timestampSchema.nullable().optional(),
 });
 
 /** `GET /api/admin/status`. */

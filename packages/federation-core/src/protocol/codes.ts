@@ -94,8 +94,8 @@ export const ERROR_CODES = {
   },
   RENEWAL_NOT_DUE: {
     status: 409,
-    origin: 'federation',
-    meaning: 'The certificate is not yet due for renewal (due after 2/3 of its lifetime, at the latest 7 days before expiry).',
+    origin: 'both',
+    meaning: 'The certificate is not yet due for renewal (due after 2/3 of its lifetime, at the latest 7 days before expiry); on the admin API, the serving side said so to `peer renew`.',
     remediation: 'Retry once renewal is due; `mosaic federation peer needs-renewal <name>` tells when.',
   },
   // --- federation listener: reading ----------------------------------------------------------
@@ -262,6 +262,12 @@ export const ERROR_CODES = {
     origin: 'admin',
     meaning: 'The peer failed repeatedly, so its circuit breaker is open: it is not called until the cooldown has passed.',
     remediation: 'Wait for the automatic probe after the cooldown; `mosaic federation status` shows the peer’s last error.',
+  },
+  RENEWAL_IN_PROGRESS: {
+    status: 409,
+    origin: 'admin',
+    meaning: 'Another renewal of this peer’s certificate is running (the renewal job, or another replica sharing the store).',
+    remediation: 'Wait a few seconds, then `mosaic federation peer show <name>`: the other renewal swaps the new certificate in.',
   },
   PEER_NOT_OWNED: {
     status: 403,

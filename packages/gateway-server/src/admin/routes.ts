@@ -15,8 +15,9 @@ import type { MasterSecretSource } from '../secrets/index.js';
 import type { AuditWriter } from '../services/audit.js';
 import type { GrantService } from '../services/grants.js';
 import type { PeerConnections } from '../services/peer-connections.js';
-import type { PeerService } from '../services/peers.js';
+import { renewalDueAt, type PeerService } from '../services/peers.js';
 import type { QueryService } from '../services/query.js';
+import { renewalCheck } from '../services/renewal.js';
 import type { Revocation } from '../services/revocation.js';
 import type { Storage } from '../storage/index.js';
 import { LATEST_SCHEMA_VERSION } from '../storage/index.js';
@@ -96,6 +97,9 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
           lastSuccessAt: p.lastSuccessAt,
           lastFailureAt: p.lastFailureAt,
           lastError: p.lastError,
+          renewalDueAt: renewalDueAt(p.certNotBefore, p.certNotAfter),
+          certNotAfter: p.certNotAfter,
+          renewalFailingSince: p.renewalFailedSince,
         };
       }),
     };
@@ -154,12 +158,13 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       const peerList = await storage.peers.list();
       const red: string[] = [];
       const yellow: string[] = [];
+      // (a peer degraded by a failing renewal is peers.renewal's to judge, with its one-hour grace)
       for (const p of peerList) {
         const link = deps.connections.health(p.name);
         if (p.state === 'revoked') red.push(`${p.name}: revoked (${p.lastError ?? 'its grant was revoked'})`);
         else if (link.offlineSince !== null || link.circuit !== 'closed') {
           yellow.push(`${p.name}: offline since ${link.offlineSince ?? 'recently'}${link.offlineError ? ` (${link.offlineError})` : ''}, circuit ${link.circuit}`);
-        } else if (p.state === 'degraded') yellow.push(`${p.name}: degraded (${p.lastError ?? 'see mosaic federation peer show'})`);
+        } else if (p.state === 'degraded' && p.renewalFailedSince === null) yellow.push(`${p.name}: degraded (${p.lastError ?? 'see mosaic federation peer show'})`);
       }
       add(
         'peers.reachable',
@@ -176,6 +181,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
             : null,
       );
     }
+    add(...renewalCheck(await storage.peers.list(), Date.now()));
     if (deps.redis) {
       // Rate limits degrade to per-replica buckets while Redis is down: worth fixing, never an outage.
       const r = await deps.redis.health();
@@ -263,6 +269,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
   app.post('/api/admin/peers', async (req, reply) => reply.code(201).send(await peers.add(req.body, actorOf(req))));
   app.get('/api/admin/peers', async () => peers.list());
   app.get<{ Params: { name: string } }>('/api/admin/peers/:name', async (req) => peers.get(req.params.name));
+  // Renew now, over mTLS (the serving side's 409 RENEWAL_NOT_DUE passes through).
+  app.post<{ Params: { name: string } }>('/api/admin/peers/:name/renew', async (req) => peers.renew(req.params.name, actorOf(req)));
   app.delete<{ Params: { name: string } }>('/api/admin/peers/:name', async (req) => peers.remove(req.params.name, actorOf(req)));
   // The public half of a peer's credentials, for `mosaic federation peer inspect`: the current
   // client certificate and the pinned CA. Never the key (it stays sealed in the store).

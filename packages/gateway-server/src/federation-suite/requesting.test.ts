@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { pino } from 'pino';
+import { SpanKind } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueryItem, QueryRequest, QueryResponse } from '@mosaic/federation-core';
 import { readAdminTokenFile } from '@mosaic/federation-core/admin-client';
@@ -19,6 +21,7 @@ import { describeEachEngine } from '../test-support/engines.js';
 import { startFederation, type FederationHarness, type PeerLink } from '../test-support/federation.js';
 import type { TestGateway } from '../test-support/gateway.js';
 import { startTcpProxy, type TcpProxy } from '../test-support/tcp-proxy.js';
+import { addSpanProcessorForTests } from '../tracing.js';
 
 const WIDE = { resources: ['tasks', 'notes'], excluded_resources: [], max_rows_per_query: 500, rate_limit_per_minute: 6000 };
 
@@ -106,15 +109,39 @@ describeEachEngine('the requesting side between two gateways', (engine) => {
     let h: FederationHarness;
     let home: TestGateway;
     let alice: PeerLink;
+    // every span of home and work (told apart by their resource's gateway name)
+    const spans = new InMemorySpanExporter();
 
     beforeAll(async () => {
-      h = await startFederation({ location: () => engine.location() });
+      const removeHook = addSpanProcessorForTests(new SimpleSpanProcessor(spans));
+      try {
+        h = await startFederation({ location: () => engine.location() });
+      } finally {
+        removeHook();
+      }
       home = h.homes[0]!;
       await home.admin.seed(HOME_SEED);
       alice = await h.link({ subjectUserId: 'alice', scope: WIDE, localName: 'work' });
       await h.link({ subjectUserId: 'bob', scope: WIDE, localName: 'work-bob' });
     });
     afterAll(async () => h?.close());
+
+    /** The spans of one trace once home's query, its CLIENT span and work's SERVER span have ended. */
+    async function traceChain(traceId: string): Promise<{ query: ReadableSpan; client: ReadableSpan; server: ReadableSpan; all: ReadableSpan[] }> {
+      const of = (gateway: string, kind: SpanKind) => (s: ReadableSpan) => s.resource.attributes['mosaic.gateway.name'] === gateway && s.kind === kind;
+      for (let i = 0; ; i++) {
+        const all = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+        const query = all.filter(of('home', SpanKind.SERVER));
+        const client = all.filter(of('home', SpanKind.CLIENT));
+        const server = all.filter(of('work', SpanKind.SERVER));
+        if (query.length + client.length + server.length === 3 || i === 100) {
+          expect([query.length, client.length, server.length]).toEqual([1, 1, 1]);
+          expect(all).toHaveLength(3);
+          return { query: query[0]!, client: client[0]!, server: server[0]!, all };
+        }
+        await sleep(20);
+      }
+    }
 
     it('peer add proves the link: it read capabilities over mTLS and stored them', async () => {
       expect(alice.peer).toMatchObject({ state: 'active', localUserId: 'alice', circuit: 'closed', lastSuccessAt: expect.any(String) });
@@ -196,7 +223,7 @@ describeEachEngine('the requesting side between two gateways', (engine) => {
       expect(rows.length).toBeGreaterThanOrEqual(4);
     });
 
-    it("one traceparent per query reaches work: home's query row and work's list row share the trace id", async () => {
+    it("one traceparent per query reaches work: home's query row and work's list row share the trace id, and the spans chain query → CLIENT → work's SERVER", async () => {
       const r = await rawQuery(home, { verb: 'list', resource: 'notes', source: 'federated:work', limit: 3 });
       expect(r.status).toBe(200);
       expect(r.body.sources[0]).toMatchObject({ ok: true, cached: false });
@@ -205,6 +232,15 @@ describeEachEngine('the requesting side between two gateways', (engine) => {
       expect(mine!.traceId).toMatch(/^[0-9a-f]{32}$/);
       const workRows = await waitForAuditRows(h.work.admin, (row) => row.traceId === mine!.traceId);
       expect(workRows).toEqual([expect.objectContaining({ verb: 'list', resource: 'notes', grantId: alice.grant.id, outcome: 'allowed', callerRequestId: r.requestId })]);
+      // the spans: one trace, query → client → server, each a child of the one before
+      const chain = await traceChain(mine!.traceId!);
+      expect(chain.query).toMatchObject({ name: 'POST /api/admin/query', parentSpanContext: undefined });
+      expect(chain.query.attributes).toMatchObject({ 'mosaic.verb': 'list', 'mosaic.resource': 'notes', 'mosaic.source': 'federated:work', 'mosaic.outcome': 'allowed', 'http.response.status_code': 200 });
+      expect(chain.client.parentSpanContext?.spanId).toBe(chain.query.spanContext().spanId);
+      expect(chain.client.attributes).toMatchObject({ 'mosaic.peer': 'work', 'mosaic.verb': 'list', 'mosaic.grant_id': alice.grant.id, 'mosaic.cached': false, 'mosaic.outcome': 'ok' });
+      expect(chain.server.parentSpanContext).toMatchObject({ spanId: chain.client.spanContext().spanId, isRemote: true });
+      expect(chain.server).toMatchObject({ name: 'POST /api/federation/v1/list/:resource' });
+      expect(chain.server.attributes).toMatchObject({ 'mosaic.verb': 'list', 'mosaic.resource': 'notes', 'mosaic.grant_id': alice.grant.id, 'mosaic.outcome': 'allowed', 'http.response.status_code': 200 });
 
       // a caller's own valid traceparent is continued through home to work
       const traceId = randomUUID().replace(/-/g, '');
@@ -212,6 +248,13 @@ describeEachEngine('the requesting side between two gateways', (engine) => {
       expect(t.body.items.map((i) => i.id)).toEqual(['a-p1']);
       expect(await waitForAuditRows(home.admin, (row) => row.traceId === traceId)).toEqual([expect.objectContaining({ verb: 'query', resource: 'tasks', rowsOut: 1, requestId: t.requestId })]);
       expect(await waitForAuditRows(h.work.admin, (row) => row.traceId === traceId)).toEqual([expect.objectContaining({ verb: 'search', grantId: alice.grant.id, callerRequestId: t.requestId })]);
+      const continued = await traceChain(traceId);
+      expect(continued.query.parentSpanContext).toMatchObject({ traceId, spanId: '1'.repeat(16), isRemote: true });
+      expect(continued.server.parentSpanContext?.spanId).toBe(continued.client.spanContext().spanId);
+      // what a span carries: never the query text, nor a row
+      const exported = JSON.stringify([...continued.all].map((s) => [s.name, s.attributes]));
+      expect(exported).not.toContain('release');
+      expect(exported).not.toContain('a-p1');
     });
 
     it('nothing a peer sends is written to home: row counts of every table and a grep of the whole store, before and after', async () => {

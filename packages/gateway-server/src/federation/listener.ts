@@ -5,6 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { baseFastifyOptions, installCommonHooks, loggablePath, sendError } from '../http.js';
+import { idOnlyTracing, type Tracing, type TraceSpan } from '../tracing.js';
 import { SocketRegistry, type SocketIdentity } from './sockets.js';
 
 /** The prefix of every federation route. */
@@ -31,6 +32,8 @@ export interface FederationListenerOptions {
    * lazily: it may be set up by `routes`. Default: a plain error envelope.
    */
   refuse?: () => RefusalHandler | undefined;
+  /** Spans: one SERVER span per request, continuing the caller's valid `traceparent` (default: ids only). */
+  tracing?: Tracing;
 }
 
 /** A refusal decided by the listener itself: before any route (401), or no such route (404). */
@@ -51,6 +54,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller's identity, from its TLS socket (never from the request). */
     peer: Extract<SocketIdentity, { kind: 'peer' }> | null;
+    /** This request's SERVER span (its trace id is the audit row's); ended when the answer is sent or the connection closes. */
+    span: TraceSpan | null;
   }
 }
 
@@ -134,6 +139,27 @@ export class FederationListener {
     });
     installCommonHooks(app, { notFound: false });
     app.decorateRequest('peer', null);
+    app.decorateRequest('span', null);
+    const tracing = options.tracing ?? idOnlyTracing();
+    // Before any refusal: every request, refused ones included, is one span. Named by the route's
+    // pattern (never a path's values: the enrollment token, a row id).
+    app.addHook('onRequest', async (req, reply) => {
+      const pattern = req.routeOptions.url;
+      const route = pattern !== undefined && pattern !== '*' && pattern !== '/*' ? pattern : undefined;
+      const span = tracing.startServerSpan(route === undefined ? req.method : `${req.method} ${route}`, req.traceparent, {
+        'http.request.method': req.method,
+        'http.route': route,
+      });
+      req.span = span;
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) {
+          span.end('error', {}, 'the connection closed before the answer was sent');
+          return;
+        }
+        const status = reply.raw.statusCode;
+        span.end(status >= 500 ? 'error' : 'unset', { 'http.response.status_code': status });
+      });
+    });
     app.addHook('onRequest', async (req, reply) => {
       const identity = sockets.identityOf(req.socket as TLSSocket);
       if (identity.kind === 'peer') {

@@ -33,12 +33,14 @@ export function registerPublicRoutes(app: FastifyInstance, deps: PublicRouteDeps
       const answer = await grants.redeem(req.params.token, req.body, {
         requestId: req.id,
         callerRequestId: req.callerRequestId,
-        traceId: req.traceparent?.traceId ?? null,
+        traceId: req.span?.traceId ?? req.traceparent?.traceId ?? null,
       });
       metrics.observeFederation('enroll', 'allowed', performance.now() - started);
+      req.span?.setAttributes({ 'mosaic.verb': 'enroll', 'mosaic.outcome': 'allowed' });
       return answer;
     } catch (err) {
       metrics.observeFederation('enroll', 'denied', performance.now() - started);
+      req.span?.setAttributes({ 'mosaic.verb': 'enroll', 'mosaic.outcome': 'denied' });
       throw err;
     }
   });

@@ -261,11 +261,22 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
     const params = (req.params ?? {}) as { resource?: unknown };
     const resource = typeof params.resource === 'string' && params.resource !== '' ? params.resource.slice(0, MAX_AUDIT_RESOURCE) : null;
+    // The request's span (the listener ends it with the status code): what was decided, never what was read.
+    const span = req.span;
+    const errorCode = (out.body as { error?: { code?: unknown } } | null)?.error?.code;
+    span?.setAttributes({
+      'mosaic.verb': verb,
+      'mosaic.resource': resource,
+      'mosaic.grant_id': ctx.grantId,
+      'mosaic.outcome': outcomeOf(status),
+      'error.type': status >= 400 && typeof errorCode === 'string' ? errorCode : undefined,
+    });
     try {
       await spool.append({
         requestId: req.id,
         callerRequestId: req.callerRequestId,
-        traceId: req.traceparent?.traceId ?? null,
+        // the span's trace: the caller's when it sent a valid traceparent, else a new one
+        traceId: span?.traceId ?? req.traceparent?.traceId ?? null,
         grantId: ctx.grantId,
         peer: ctx.peer,
         subjectUserId: ctx.subjectUserId,
@@ -283,12 +294,14 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
       metrics.auditUnavailable.inc({});
       req.log.error({ reqId: req.id, err: err instanceof Error ? err.message : String(err) }, 'audit spool unavailable: federation request refused');
       status = 503;
+      span?.setAttributes({ 'mosaic.outcome': 'error', 'error.type': 'AUDIT_UNAVAILABLE' });
       payload = JSON.stringify(errorBody(req, 'AUDIT_UNAVAILABLE', 'the audit trail cannot be written; the request was not served'));
       out = { status, body: null, rowsOut: 0, closeSocket: out.closeSocket };
     }
     // Revoked while the row was being written: the row stands (it records the decision taken),
     // but the rows do not leave — the connection is cut without an answer, as a crash would.
     if (status < 400 && req.peer !== null && deps.revocation.isRevoked(req.peer.serialHex)) {
+      span?.setAttributes({ 'mosaic.outcome': 'denied', 'error.type': 'GRANT_REVOKED' });
       metrics.observeFederation(verb, 'denied', performance.now() - started);
       reply.hijack();
       req.socket.destroy();
@@ -514,6 +527,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
       const address = req.socket.remoteAddress ?? 'unknown';
       if (!anonymousBudget.take(`addr:${address}`, ANONYMOUS_AUDITED_PER_MINUTE).allowed) {
         metrics.refusalsUnaudited.inc({ code: refusal.code });
+        req.span?.setAttributes({ 'mosaic.verb': verbOfPath(req.url), 'mosaic.outcome': 'denied', 'error.type': refusal.code });
         void reply.header('connection', 'close');
         reply.raw.once('finish', () => (req.socket as TLSSocket).destroySoon());
         return reply.code(refusal.status).type('application/json; charset=utf-8').send(JSON.stringify(body));

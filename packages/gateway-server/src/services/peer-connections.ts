@@ -409,7 +409,9 @@ export class PeerConnections {
       );
     }
     if (!success) return;
-    if (ended !== null || record.state === 'degraded' || t - c.lastSuccessWrite >= this.options.metadataWriteIntervalMs) {
+    // (a peer degraded by a failing renewal stays degraded through reads: no write on every one)
+    const healable = record.state === 'degraded' && record.renewalFailedSince === null;
+    if (ended !== null || healable || t - c.lastSuccessWrite >= this.options.metadataWriteIntervalMs) {
       c.lastSuccessWrite = t;
       await this.write(record.name, () => this.deps.storage.peers.recordSuccess(record.name));
     }

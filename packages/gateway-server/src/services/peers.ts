@@ -54,6 +54,7 @@ export function toPeer(record: PeerRecord, circuit: Peer['circuit'] = 'closed'):
     lastFailureAt: record.lastFailureAt,
     lastError: record.lastError,
     circuit,
+    renewalFailingSince: record.renewalFailedSince,
   };
 }
 
@@ -70,6 +71,8 @@ export interface PeerServiceDeps {
   connections?: { circuit(name: string): CircuitState; invalidate(name: string): Promise<void> };
   /** Time limit of the capabilities check that proves a new link (default 10 s). */
   linkCheckTimeoutMs?: number;
+  /** Certificate renewal (`peer renew`; see services/renewal.ts). */
+  renewal?: { renew(name: string, options: { actor: Actor; manual: boolean }): Promise<PeerRecord> };
 }
 
 /**
@@ -188,6 +191,16 @@ export class PeerService {
   async get(name: string): Promise<Peer> {
     const record = await this.deps.storage.peers.get(name);
     if (record === null) throw codedError('PEER_NOT_FOUND', `no peer named ${quoteForDisplay(name)}`, { remediation: 'list them with `mosaic federation peer list`' });
+    return toPeer(record, this.circuit(name));
+  }
+
+  /**
+   * Renew the peer's certificate now (`POST /api/admin/peers/:name/renew`), whether or not
+   * this side thinks it is due: the serving side decides (409 RENEWAL_NOT_DUE passes through).
+   */
+  async renew(name: string, actor: Actor): Promise<Peer> {
+    if (this.deps.renewal === undefined) throw codedError('INTERNAL', 'renewal is not configured on this gateway');
+    const record = await this.deps.renewal.renew(name, { actor, manual: true });
     return toPeer(record, this.circuit(name));
   }
 

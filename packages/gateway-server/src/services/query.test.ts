@@ -108,7 +108,8 @@ describe('POST /api/admin/query (unit, one gateway and a scripted peer)', () => 
     expect(row).toMatchObject({ verb: 'query', outcome: 'allowed', statusCode: 200, adminTokenName: 'root', subjectUserId: 'alice', peer: 'fake', resource: 'tasks', rowsOut: 1 });
     expect(row.queryHash).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify((await gw.admin.audit({ limit: 10_000 })).items)).not.toContain(marker);
-    expect(sent.traceparent).toBe(`00-${row.traceId}-${String(sent.traceparent).split('-')[2]}-00`);
+    // a new trace is sampled (ParentBased(AlwaysOn)); the span id is the peer call's own CLIENT span
+    expect(sent.traceparent).toBe(`00-${row.traceId}-${String(sent.traceparent).split('-')[2]}-01`);
     expect(sent['x-request-id']).toBe(row.requestId);
     // refusals are audited too
     const refused = await refusal(gw.admin.query({ verb: 'list', resource: 'tasks', source: 'federated:bobs', asUser: 'alice' }));

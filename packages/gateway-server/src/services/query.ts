@@ -22,7 +22,6 @@
  */
 import {
   codedError,
-  continueTrace,
   FEDERATED_SOURCE_PREFIX,
   FederationRequestError,
   isMosaicError,
@@ -42,7 +41,9 @@ import {
   type TraceParent,
 } from '@mosaic/federation-core';
 import type { Logger } from 'pino';
+import { FEDERATION_PREFIX } from '../federation/listener.js';
 import type { PeerRecord, ResourceRow, Storage } from '../storage/index.js';
+import { idOnlyTracing, type Tracing, type TraceSpan } from '../tracing.js';
 import { auditActor, type AuditWriter } from './audit.js';
 import type { Actor } from './grants.js';
 import { errorText, type PeerCallContext, type PeerConnections } from './peer-connections.js';
@@ -64,6 +65,8 @@ export interface QueryServiceDeps {
   logger: Logger;
   /** Per-source deadline (default 5 s): a source slower than this is reported failed. */
   deadlineMs?: number;
+  /** Spans: one per query, a CLIENT span per peer call (default: ids only). */
+  tracing?: Tracing;
 }
 
 /** Who the query is for and which sources it reads. */
@@ -106,28 +109,39 @@ function outcomeOf(status: number): AuditOutcome {
 
 const ms = (since: number) => Math.round((performance.now() - since) * 1000) / 1000;
 
+/** The peer's route each verb calls (`url.template` of its CLIENT span). */
+const PEER_ROUTES: Record<QueryRequest['verb'], string> = {
+  list: `${FEDERATION_PREFIX}/list/:resource`,
+  get: `${FEDERATION_PREFIX}/get/:resource/:id`,
+  search: `${FEDERATION_PREFIX}/search/:resource`,
+};
+
 export class QueryService {
   private readonly deadlineMs: number;
+  private readonly tracing: Tracing;
 
   constructor(private readonly deps: QueryServiceDeps) {
     this.deadlineMs = deps.deadlineMs ?? 5_000;
+    this.tracing = deps.tracing ?? idOnlyTracing();
   }
 
   /** Run one query. Throws only for the request itself (400, 403, 404) or an audit outage (503). */
   async run(body: unknown, actor: QueryActor): Promise<QueryResponse> {
     const started = performance.now();
     // Our span: the admin caller's trace continued (the CLI may send one), else a new trace.
-    const trace = continueTrace(actor.traceparent ?? null);
+    // Its trace id is the audit row's; each peer call is a CLIENT span under it.
+    const span = this.tracing.startServerSpan('POST /api/admin/query', actor.traceparent ?? null, { 'http.request.method': 'POST', 'http.route': '/api/admin/query' });
     let input: QueryRequest | null = null;
     let plan: Plan | null = null;
     let answer: QueryResponse;
     try {
       input = parseOrThrow(queryRequestSchema, body, { code: 'VALIDATION_FAILED', what: 'query' });
+      // what was asked, never the query text, an id or the user
+      span.setAttributes({ 'mosaic.verb': input.verb, 'mosaic.resource': input.resource, 'mosaic.source': input.source });
       plan = await this.plan(input);
-      const context: PeerCallContext = { headers: { traceparent: trace.traceparent, 'x-request-id': actor.requestId } };
       const outcomes = await Promise.all([
         ...(plan.local ? [this.local(input, plan.asUser)] : []),
-        ...plan.peers.map((peer) => this.federated(input!, peer, context)),
+        ...plan.peers.map((peer) => this.federated(input!, peer, span, actor.requestId)),
       ]);
       answer = {
         items: outcomes.flatMap((o) => o.items),
@@ -136,14 +150,33 @@ export class QueryService {
       };
     } catch (err) {
       const status = isMosaicError(err) ? err.statusCode : 500;
-      await this.audited(actor, trace.traceId, input, plan, { status, rowsOut: 0, bytesOut: 0, latencyMs: ms(started) });
+      try {
+        await this.audited(actor, span.traceId, input, plan, { status, rowsOut: 0, bytesOut: 0, latencyMs: ms(started) });
+      } finally {
+        span.end(status >= 500 ? 'error' : 'unset', {
+          'http.response.status_code': status,
+          'mosaic.outcome': outcomeOf(status),
+          'error.type': isMosaicError(err) ? err.code : 'INTERNAL',
+        });
+      }
       throw err;
     }
-    await this.audited(actor, trace.traceId, input, plan, {
-      status: 200,
-      rowsOut: answer.items.length,
-      bytesOut: Buffer.byteLength(JSON.stringify(answer), 'utf8'),
-      latencyMs: ms(started),
+    try {
+      await this.audited(actor, span.traceId, input, plan, {
+        status: 200,
+        rowsOut: answer.items.length,
+        bytesOut: Buffer.byteLength(JSON.stringify(answer), 'utf8'),
+        latencyMs: ms(started),
+      });
+    } catch (err) {
+      span.end('error', { 'http.response.status_code': isMosaicError(err) ? err.statusCode : 500, 'mosaic.outcome': 'error', 'error.type': isMosaicError(err) ? err.code : 'INTERNAL' });
+      throw err;
+    }
+    span.end('unset', {
+      'http.response.status_code': 200,
+      'mosaic.outcome': 'allowed',
+      'mosaic.rows_out': answer.items.length,
+      'mosaic.partial': answer.partial,
     });
     return answer;
   }
@@ -211,8 +244,23 @@ export class QueryService {
     }
   }
 
-  /** One peer, under the per-source deadline. */
-  private async federated(input: QueryRequest, peer: PeerRecord, context: PeerCallContext): Promise<SourceOutcome> {
+  /** One peer, under the per-source deadline: a CLIENT span under the query's, whose traceparent the peer gets. */
+  private async federated(input: QueryRequest, peer: PeerRecord, parent: TraceSpan, requestId: string): Promise<SourceOutcome> {
+    const client = this.tracing.startClientSpan(`POST ${PEER_ROUTES[input.verb]}`, parent, {
+      'http.request.method': 'POST',
+      'url.template': PEER_ROUTES[input.verb],
+      'mosaic.peer': peer.name,
+      'mosaic.verb': input.verb,
+      'mosaic.resource': input.resource,
+      'mosaic.grant_id': peer.grantId,
+    });
+    const outcome = await this.federatedCall(input, peer, { headers: { traceparent: client.traceparent(), 'x-request-id': requestId } });
+    const error = outcome.status.error;
+    client.end(error === undefined ? 'unset' : 'error', { 'mosaic.cached': outcome.status.cached, 'mosaic.outcome': error === undefined ? 'ok' : 'failed', 'error.type': error?.code }, error?.code);
+    return outcome;
+  }
+
+  private async federatedCall(input: QueryRequest, peer: PeerRecord, context: PeerCallContext): Promise<SourceOutcome> {
     const started = performance.now();
     const source = `${FEDERATED_SOURCE_PREFIX}${peer.name}`;
     const { connections } = this.deps;

@@ -240,8 +240,26 @@ async function initial(db: Kysely<unknown>, engine: Engine): Promise<void> {
   await s.createIndex('audit_log_peer_idx').on('audit_log').columns(['peer', 'at desc']).execute();
 }
 
+/**
+ * Peer certificate renewal on the requesting side: the failure streak (a separate marker from
+ * `state`, so a successful read does not clear it), the job's retry time, and the claim that
+ * keeps two replicas from renewing one peer at once.
+ */
+async function peerRenewal(db: Kysely<unknown>, engine: Engine): Promise<void> {
+  const t = columnTypes(engine);
+  // one column per statement: SQLite's ALTER TABLE adds one at a time
+  await db.schema.alterTable('peers').addColumn('renewal_failed_since', t.text).execute();
+  await db.schema.alterTable('peers').addColumn('renewal_failures', t.int, (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema.alterTable('peers').addColumn('renewal_retry_at', t.text).execute();
+  await db.schema.alterTable('peers').addColumn('renewal_claim', t.text).execute();
+  await db.schema.alterTable('peers').addColumn('renewal_claimed_until', t.text).execute();
+}
+
 /** Every migration, in order. Append only: never edit one that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial', up: initial }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial', up: initial },
+  { version: 2, name: 'peer_renewal', up: peerRenewal },
+];
 
 /** The schema version this code writes. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

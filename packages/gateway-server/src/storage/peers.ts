@@ -33,6 +33,15 @@ export interface PeerRecord {
   readonly lastError: string | null;
   readonly createdAt: Timestamp;
   readonly updatedAt: Timestamp;
+  /**
+   * When the current streak of failed renewals began, or null. A separate marker from
+   * `state`: the peer is `degraded` while it is set, and only a successful renewal clears it.
+   */
+  readonly renewalFailedSince: Timestamp | null;
+  /** Failed renewals in the current streak. */
+  readonly renewalFailures: number;
+  /** The renewal job does not try before this (a jittered retry, or a certificate renewal cannot extend). */
+  readonly renewalRetryAt: Timestamp | null;
 }
 
 /** Input of {@link PeersRepository.insert}. */
@@ -86,6 +95,9 @@ const toPeer = (r: PeersTable): PeerRecord => ({
   lastError: r.last_error,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  renewalFailedSince: r.renewal_failed_since,
+  renewalFailures: Number(r.renewal_failures),
+  renewalRetryAt: r.renewal_retry_at,
 });
 
 function notFound(name: string): Error {
@@ -131,6 +143,11 @@ export class PeersRepository {
         last_error: null,
         created_at: createdAt,
         updated_at: createdAt,
+        renewal_failed_since: null,
+        renewal_failures: 0,
+        renewal_retry_at: null,
+        renewal_claim: null,
+        renewal_claimed_until: null,
       })
       .onConflict((oc) => oc.column('name').doNothing())
       .returningAll()
@@ -174,7 +191,8 @@ export class PeersRepository {
 
   /**
    * Record a successful exchange (and the capabilities answer, when one was read); a
-   * `degraded` peer becomes `active` again, a `revoked` one stays revoked.
+   * `degraded` peer becomes `active` again — unless its renewal is failing (only a successful
+   * renewal ends that) — and a `revoked` one stays revoked.
    * @throws PEER_NOT_FOUND (404)
    */
   async recordSuccess(name: string, options: { at?: TimeInput; capabilities?: CapabilitiesResponse } = {}): Promise<PeerRecord> {
@@ -184,7 +202,7 @@ export class PeersRepository {
       .set(() => ({
         last_success_at: at,
         updated_at: at,
-        state: sql<PeerState>`case when state = 'degraded' then 'active' else state end`,
+        state: sql<PeerState>`case when state = 'degraded' and renewal_failed_since is null then 'active' else state end`,
         ...(options.capabilities === undefined ? {} : { capabilities: JSON.stringify(options.capabilities) }),
       }))
       .where('name', '=', name)
@@ -219,6 +237,96 @@ export class PeersRepository {
       cert_not_after: toTimestamp(cert.certNotAfter),
       updated_at: at === undefined ? nowTs(this.#ctx) : toTimestamp(at),
     });
+  }
+
+  /**
+   * Claim the peer's renewal until `until`: one renewal of a peer at a time, across replicas.
+   * A conditional update — on PostgreSQL the row lock makes a second claimant wait and then
+   * find the claim taken; SQLite has one writer. Only certificate `serial` is claimed, so a
+   * certificate another replica has just replaced is not renewed twice; a revoked peer is
+   * never claimed; with `respectRetry` (the job) neither is one whose retry time is ahead.
+   * @returns the claimed peer, or null when any of that says no
+   */
+  async claimRenewal(name: string, claim: { token: string; serial: string; until: TimeInput; at?: TimeInput; respectRetry?: boolean }): Promise<PeerRecord | null> {
+    const at = claim.at === undefined ? nowTs(this.#ctx) : toTimestamp(claim.at);
+    let q = this.#db
+      .updateTable('peers')
+      .set({ renewal_claim: claim.token, renewal_claimed_until: toTimestamp(claim.until) })
+      .where('name', '=', name)
+      .where('cert_serial', '=', canonicalSerial(claim.serial))
+      .where('state', '<>', 'revoked')
+      .where((eb) => eb.or([eb('renewal_claimed_until', 'is', null), eb('renewal_claimed_until', '<=', at)]));
+    if (claim.respectRetry === true) q = q.where((eb) => eb.or([eb('renewal_retry_at', 'is', null), eb('renewal_retry_at', '<=', at)]));
+    const row = await q.returningAll().executeTakeFirst();
+    return row === undefined ? null : toPeer(row);
+  }
+
+  /**
+   * A renewal succeeded: swap in the new certificate and key, end any failure streak (a
+   * `degraded` peer is `active` again), drop the claim. Compare-and-swap on the certificate
+   * renewed, so a newer one is never overwritten.
+   * @returns the peer, or null when its certificate is no longer `previousSerial` (or it is gone)
+   */
+  async completeRenewal(name: string, previousSerial: string, cert: PeerCertificate & { retryAt?: TimeInput | null }, at?: TimeInput): Promise<PeerRecord | null> {
+    const ts = at === undefined ? nowTs(this.#ctx) : toTimestamp(at);
+    const row = await this.#db
+      .updateTable('peers')
+      .set(() => ({
+        cert_pem: cert.certPem,
+        sealed_key: cert.sealedKey,
+        cert_serial: canonicalSerial(cert.certSerial),
+        cert_not_before: toTimestamp(cert.certNotBefore),
+        cert_not_after: toTimestamp(cert.certNotAfter),
+        state: sql<PeerState>`case when state = 'degraded' then 'active' else state end`,
+        renewal_failed_since: null,
+        renewal_failures: 0,
+        renewal_retry_at: cert.retryAt == null ? null : toTimestamp(cert.retryAt),
+        renewal_claim: null,
+        renewal_claimed_until: null,
+        updated_at: ts,
+      }))
+      .where('name', '=', name)
+      .where('cert_serial', '=', canonicalSerial(previousSerial))
+      .returningAll()
+      .executeTakeFirst();
+    return row === undefined ? null : toPeer(row);
+  }
+
+  /**
+   * A renewal failed: the peer is `degraded` (a revoked one stays revoked), the streak starts
+   * (or goes on), `lastError` says why, the job waits until `retryAt`; the claim is dropped.
+   * @returns the peer, or null when `token` no longer holds the claim (nothing written)
+   */
+  async recordRenewalFailure(name: string, token: string, failure: { error: string; retryAt: TimeInput | null; at?: TimeInput }): Promise<PeerRecord | null> {
+    const at = failure.at === undefined ? nowTs(this.#ctx) : toTimestamp(failure.at);
+    const row = await this.#db
+      .updateTable('peers')
+      .set(() => ({
+        state: sql<PeerState>`case when state = 'revoked' then 'revoked' else 'degraded' end`,
+        renewal_failed_since: sql<Timestamp>`coalesce(renewal_failed_since, ${at})`,
+        renewal_failures: sql<number>`renewal_failures + 1`,
+        renewal_retry_at: failure.retryAt === null ? null : toTimestamp(failure.retryAt),
+        renewal_claim: null,
+        renewal_claimed_until: null,
+        last_failure_at: at,
+        last_error: failure.error.slice(0, 2000),
+        updated_at: at,
+      }))
+      .where('name', '=', name)
+      .where('renewal_claim', '=', token)
+      .returningAll()
+      .executeTakeFirst();
+    return row === undefined ? null : toPeer(row);
+  }
+
+  /** Drop the claim without a verdict (renewal was not due after all); the job waits until `retryAt` when given. */
+  async releaseRenewal(name: string, token: string, options: { retryAt?: TimeInput } = {}): Promise<void> {
+    await this.#db
+      .updateTable('peers')
+      .set({ renewal_claim: null, renewal_claimed_until: null, ...(options.retryAt === undefined ? {} : { renewal_retry_at: toTimestamp(options.retryAt) }) })
+      .where('name', '=', name)
+      .where('renewal_claim', '=', token)
+      .execute();
   }
 
   async #update(name: string, values: Partial<Omit<PeersTable, 'name'>>): Promise<PeerRecord> {

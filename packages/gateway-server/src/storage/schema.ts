@@ -126,6 +126,17 @@ export interface PeersTable {
   last_error: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /**
+   * Certificate renewal (migration 2): when the current failure streak began (null while
+   * renewals succeed — a successful read does not clear it, only a successful renewal), its
+   * failures so far, and when the renewal job may try again.
+   */
+  renewal_failed_since: Timestamp | null;
+  renewal_failures: number;
+  renewal_retry_at: Timestamp | null;
+  /** A renewal in progress somewhere (a replica, the job or `peer renew`): its claim token and lease end. */
+  renewal_claim: string | null;
+  renewal_claimed_until: Timestamp | null;
 }
 
 /**

@@ -9,7 +9,7 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { buildCrl, sealText, type SealKey } from '@mosaic/federation-core';
+import { buildCrl, sealText, type RootCa, type SealKey } from '@mosaic/federation-core';
 import { makeClientCert, makeServerCert, makeTestCa, randomGrantId, type TestClientCert } from '@mosaic/federation-core/test-support/pki';
 import { peerKeyRecordId } from '../services/peers.js';
 import type { PeerRecord, Storage } from '../storage/index.js';
@@ -17,6 +17,8 @@ import type { PeerRecord, Storage } from '../storage/index.js';
 /** What the fake answers to a verb request (the CRL route is answered by `crl`). */
 export type FakeBehaviour =
   | { kind: 'json'; status?: number; body: unknown }
+  /** Answer from the request (e.g. issue a certificate for the CSR a renewal sent). */
+  | { kind: 'handler'; handle(request: { method: string; url: string; body: string }): Promise<{ status?: number; body: unknown }> }
   | { kind: 'hang' }
   /** Close the connection of a client that presented a certificate, right after the handshake (a refused cert). */
   | { kind: 'refuse-cert' };
@@ -24,6 +26,8 @@ export type FakeBehaviour =
 export interface FakePeer {
   readonly endpoint: string;
   readonly caPem: string;
+  /** The fake's CA, key included (a `handler` issues with it). */
+  readonly ca: RootCa;
   readonly client: TestClientCert;
   readonly grantId: string;
   /** Requests that reached a handler, as `METHOD path` (the CRL route included). */
@@ -54,7 +58,7 @@ export async function startFakePeer(options: { subjectUserId?: string } = {}): P
   let crlNumber = 1;
   const hung: ServerResponse[] = [];
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
     // a keep-alive socket made before the refusal: closed without an answer, as the serving side does
     if (fake.behaviour.kind === 'refuse-cert' && req.url !== '/api/federation/v1/crl') {
       req.socket.destroy();
@@ -84,13 +88,21 @@ export async function startFakePeer(options: { subjectUserId?: string } = {}): P
       res.end(JSON.stringify(b.body));
       return;
     }
+    if (b.kind === 'handler') {
+      void b.handle({ method: req.method ?? 'GET', url: req.url ?? '/', body }).then((answer) => {
+        res.writeHead(answer.status ?? 200, { 'content-type': 'application/json', 'x-request-id': 'fake-1' });
+        res.end(JSON.stringify(answer.body));
+      });
+      return;
+    }
   };
 
   const server: Server = createHttpsServer(
     { key: serverCert.keyPem, cert: serverCert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' },
     (req, res) => {
-      req.resume();
-      req.on('end', () => handle(req, res));
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
     },
   );
   server.on('secureConnection', (socket: TLSSocket) => {
@@ -103,6 +115,7 @@ export async function startFakePeer(options: { subjectUserId?: string } = {}): P
   const fake: FakePeer = {
     endpoint: `https://localhost:${port}`,
     caPem: ca.certPem,
+    ca,
     client,
     grantId,
     requests,

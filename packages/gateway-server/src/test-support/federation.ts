@@ -120,6 +120,8 @@ export interface HomeOptions {
   logger?: Logger;
   /** Its requesting side's tunables (e.g. a short breaker cooldown). */
   peerConnections?: StartGatewayOptions['peerConnections'];
+  /** Its renewal job's tunables (the job is off unless given). */
+  renewal?: StartGatewayOptions['renewal'];
 }
 
 /** Where the gateways keep their store. */

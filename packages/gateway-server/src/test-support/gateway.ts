@@ -34,6 +34,11 @@ export async function startTestGateway(
     logger?: Logger;
     /** The requesting side's tunables (e.g. a short breaker cooldown). */
     peerConnections?: StartGatewayOptions['peerConnections'];
+    /**
+     * Peer certificate renewal. The job is off unless this is given: a test that enrolls a
+     * short grant must not see a renewal it did not ask for (`peer renew` works either way).
+     */
+    renewal?: StartGatewayOptions['renewal'];
   } = {},
 ): Promise<TestGateway> {
   const home = mkdtempSync(join(tmpdir(), 'mosaic-gw-'));
@@ -57,6 +62,7 @@ export async function startTestGateway(
       ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
       ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
       ...(options.peerConnections ? { peerConnections: options.peerConnections } : {}),
+      renewal: options.renewal ?? { enabled: false },
     });
     let stopped = false;
     const stop = async () => {
