@@ -231,11 +231,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       peerClients,
       connections,
       logger: logger.child({ component: 'renewal' }),
+      tracing,
       ...(options.renewal ? { options: options.renewal } : {}),
     });
     // stopped before the connections close (undo runs in reverse)
     undo.push(() => peerRenewal.stop());
-    const peers = new PeerService({ storage, sealKey, audit, connections, renewal: peerRenewal });
+    const peers = new PeerService({ storage, sealKey, audit, connections, renewal: peerRenewal, tracing });
     const query = new QueryService({
       storage,
       connections,

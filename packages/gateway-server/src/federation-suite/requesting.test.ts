@@ -143,12 +143,17 @@ describeEachEngine('the requesting side between two gateways', (engine) => {
       }
     }
 
-    it('peer add proves the link: it read capabilities over mTLS and stored them', async () => {
+    it('peer add proves the link: it read capabilities over mTLS (carrying home\'s traceparent) and stored them', async () => {
       expect(alice.peer).toMatchObject({ state: 'active', localUserId: 'alice', circuit: 'closed', lastSuccessAt: expect.any(String) });
       expect(alice.peer.capabilities).toMatchObject({ server: 'work', resources: ['tasks', 'notes'], max_rows_per_query: 500, rate_limit_per_minute: 6000 });
       // and work audited that first call
       const rows = await waitForAuditRows(h.work.admin, (r) => r.verb === 'capabilities' && r.grantId === alice.grant.id);
       expect(rows).toEqual([expect.objectContaining({ outcome: 'allowed', statusCode: 200 })]);
+      // with home's traceparent: work's row and home's CLIENT span of that call share one trace
+      const sent = spans.getFinishedSpans().filter((s) => s.name === 'federation capabilities' && s.resource.attributes['mosaic.gateway.name'] === 'home');
+      expect(sent.map((s) => s.spanContext().traceId)).toContain(rows[0]!.traceId);
+      const server = spans.getFinishedSpans().find((s) => s.resource.attributes['mosaic.gateway.name'] === 'work' && s.spanContext().traceId === rows[0]!.traceId);
+      expect(server?.parentSpanContext?.spanId).toBe(sent.find((s) => s.spanContext().traceId === rows[0]!.traceId)!.spanContext().spanId);
     });
 
     it("source all merges home's own rows and work's, each tagged local / federated:<peer>", async () => {

@@ -23,6 +23,7 @@ import {
 import type { PeerRecord, Storage } from '../storage/index.js';
 import { PEER_NAME, type Actor } from './grants.js';
 import { auditActor, type AuditWriter } from './audit.js';
+import type { Tracing } from '../tracing.js';
 
 const DAY = 86_400_000;
 
@@ -73,6 +74,8 @@ export interface PeerServiceDeps {
   linkCheckTimeoutMs?: number;
   /** Certificate renewal (`peer renew`; see services/renewal.ts). */
   renewal?: { renew(name: string, options: { actor: Actor; manual: boolean }): Promise<PeerRecord> };
+  /** Spans and the traceparent sent with the link check (every federation call carries one). */
+  tracing?: Pick<Tracing, 'startServerSpan' | 'startClientSpan'>;
 }
 
 /**
@@ -154,6 +157,8 @@ export class PeerService {
    * re-enrollment token now).
    */
   private async proveLink(link: { name: string; endpoint: string; caPem: string; certPem: string; keyPem: string; grantId: string }): Promise<CapabilitiesResponse> {
+    const root = this.deps.tracing?.startServerSpan('admin peer add', null, { peer: link.name });
+    const span = root === undefined ? undefined : this.deps.tracing?.startClientSpan('federation capabilities', root, { peer: link.name });
     const client = new FederationClient({
       peerName: link.name,
       endpoint: link.endpoint,
@@ -164,10 +169,16 @@ export class PeerService {
       breaker: false,
       cache: false,
       timeoutMs: this.deps.linkCheckTimeoutMs ?? 10_000,
+      ...(span === undefined ? {} : { headers: () => ({ traceparent: span.traceparent() }) }),
     });
     try {
-      return (await client.capabilities()).body;
+      const body = (await client.capabilities()).body;
+      span?.end('ok');
+      root?.end('ok');
+      return body;
     } catch (err) {
+      span?.end('error');
+      root?.end('error');
       const remediation = `nothing was kept; the token is spent — ask the serving admin for a new one (\`mosaic federation grant token ${link.grantId} --reenroll\`) and run peer add again once the cause is fixed`;
       const why = err instanceof FederationRequestError ? `${err.status} ${err.code} (${err.message})` : isMosaicError(err) ? err.message : 'unexpected error';
       const message = `enrolled, but the first request over mTLS (capabilities) failed: ${why}; nothing was kept and the enrollment token is spent`;

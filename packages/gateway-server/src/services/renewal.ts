@@ -44,6 +44,7 @@ import {
   type SealKey,
 } from '@mosaic/federation-core';
 import type { Logger } from 'pino';
+import type { Tracing } from '../tracing.js';
 import type { PeerRecord, Storage } from '../storage/index.js';
 import { auditActor, type AuditWriter } from './audit.js';
 import type { Actor } from './grants.js';
@@ -86,6 +87,8 @@ export interface PeerRenewalDeps {
   connections: Pick<PeerConnections, 'updateCredentials'>;
   logger: Logger;
   options?: RenewalOptions;
+  /** Spans and the traceparent sent with `renew` (every federation call carries one). */
+  tracing?: Pick<Tracing, 'startServerSpan' | 'startClientSpan'>;
 }
 
 /** What one look of the job did, per peer due. */
@@ -279,11 +282,22 @@ export class PeerRenewal {
     const keys = await generateKeyPair({ extractable: true });
     const csrPem = await createCsr({ keys });
     const csrPin = spkiPinFromSpki(parseCsr(csrPem).spki);
-    const client = this.deps.peerClients.clientFor(record, { breaker: false, cache: false, timeoutMs: this.options.timeoutMs });
+    const root = this.deps.tracing?.startServerSpan('peer renew', null, { peer: name });
+    const span = root === undefined ? undefined : this.deps.tracing?.startClientSpan('federation renew', root, { peer: name });
+    const client = this.deps.peerClients.clientFor(record, {
+      breaker: false,
+      cache: false,
+      timeoutMs: this.options.timeoutMs,
+      ...(span === undefined ? {} : { headers: () => ({ traceparent: span.traceparent() }) }),
+    });
     let answer: EnrollResponse;
+    let status: 'ok' | 'error' = 'error';
     try {
       answer = (await client.renew(csrPem)).body;
+      status = 'ok';
     } finally {
+      span?.end(status);
+      root?.end(status);
       await client.close().catch(() => undefined);
     }
     // The answer is taken on the pinned CA's word only, and only for this grant and subject.
