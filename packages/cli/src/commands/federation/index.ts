@@ -1,10 +1,11 @@
 import { Command } from 'commander';
 import { unknownCommand } from './unknown.js';
 import { lazyCommand } from '../../lazy.js';
+import type { GlobalOptions } from '../../context.js';
 
 /**
- * `mosaic federation` — the federation nouns. Bare, it prints this help (the interactive
- * view will answer there on a TTY).
+ * `mosaic federation` — the federation nouns. Bare, it opens the TUI on a terminal (stdin and
+ * stdout TTYs, no --json) and prints this help elsewhere.
  */
 export function federationCommand(version: string, run: (fn: () => Promise<number | void>) => void): Command {
   const cmd = new Command('federation')
@@ -27,6 +28,9 @@ export function federationCommand(version: string, run: (fn: () => Promise<numbe
   cmd.allowExcessArguments(true).action((_flags: unknown, c: Command) =>
     run(() => {
       if (c.args.length > 0) return Promise.reject(unknownCommand(c));
+      // On a terminal, bare `mosaic federation` opens the TUI (loaded only now); elsewhere, help.
+      const g = c.optsWithGlobals<GlobalOptions>();
+      if (g.json !== true && process.stdout.isTTY === true && process.stdin.isTTY === true) return import('../tui.js').then((m) => m.openTui(g, version));
       cmd.outputHelp();
       return Promise.resolve();
     }),

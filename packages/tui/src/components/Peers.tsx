@@ -1,0 +1,88 @@
+/** Presentational pieces of the Peers screen. */
+import { Box, Text } from 'ink';
+import type { Peer } from '@mosaic/federation-core';
+import { ago, countdown, escapeText, fit, groupPin, shortId } from '../lib/text.js';
+import { STATE_TONE, URGENCY_TONE, useTone } from '../lib/theme.js';
+
+const COLS = { name: 14, state: 9, expires: 10, ok: 8, circuit: 10 };
+
+export function PeerTable(props: { peers: readonly Peer[]; selected: number; width: number; height: number; now: number }) {
+  const tone = useTone();
+  const inner = props.width - 3;
+  const rest = Math.max(6, inner - (COLS.name + COLS.state + COLS.expires + COLS.ok + COLS.circuit));
+  const rows = Math.max(1, props.height);
+  const first = Math.max(0, Math.min(props.selected - rows + 1, props.peers.length - rows));
+  const visible = props.peers.slice(first, first + rows);
+  return (
+    <Box flexDirection="column">
+      <Text bold wrap="truncate-end">
+        {' '}
+        {fit('NAME', COLS.name)}
+        {fit('STATE', COLS.state)}
+        {fit('EXPIRES', COLS.expires)}
+        {fit('LAST OK', COLS.ok)}
+        {fit('CIRCUIT', COLS.circuit)}
+        {fit('LAST ERROR', rest)}
+      </Text>
+      {props.peers.length === 0 ? (
+        <Text color={tone('gray')} wrap="truncate-end">
+          {' '}no peers yet — press a to add one with an enrollment URL from the other side
+        </Text>
+      ) : null}
+      {visible.map((p, i) => {
+        const sel = first + i === props.selected;
+        const exp = countdown(p.certNotAfter, props.now);
+        return (
+          <Text key={p.name} wrap="truncate-end" inverse={sel}>
+            {sel ? '▶' : ' '}
+            {fit(p.name, COLS.name)}
+            <Text color={tone(STATE_TONE[p.state])}>{fit(p.state, COLS.state)}</Text>
+            <Text color={tone(URGENCY_TONE[exp.urgency])}>{fit(exp.text, COLS.expires)}</Text>
+            {fit(ago(p.lastSuccessAt, props.now), COLS.ok)}
+            <Text color={tone(STATE_TONE[p.circuit])}>{fit(p.circuit.replace('_', '-'), COLS.circuit)}</Text>
+            <Text color={tone(p.lastError ? 'red' : 'gray')}>{fit(p.lastError ?? '—', rest)}</Text>
+          </Text>
+        );
+      })}
+    </Box>
+  );
+}
+
+/** The selected peer in a few lines (below the table), or in full (Enter). */
+export function PeerDetails(props: { peer: Peer; now: number; full: boolean; width: number }) {
+  const tone = useTone();
+  const p = props.peer;
+  const caps = p.capabilities;
+  const may = caps === null ? 'not checked yet' : `${caps.resources.map(escapeText).join(', ')} · max ${caps.max_rows_per_query} rows · ${caps.rate_limit_per_minute}/min`;
+  const exp = countdown(p.certNotAfter, props.now);
+  const due = countdown(p.renewalDueAt, props.now);
+  const line = (label: string, value: React.ReactNode) => (
+    <Text wrap="truncate-end">
+      <Text color={tone('gray')}> {label.padEnd(11)}</Text>
+      {value}
+    </Text>
+  );
+  const pin = groupPin(p.caPin);
+  return (
+    <Box flexDirection="column">
+      {line('endpoint', escapeText(p.endpoint))}
+      {line('may read', may)}
+      {line('cert', `serial ${shortId(p.certSerial, 12)} · expires in ${exp.text} · renewal ${due.urgency === 'expired' ? 'due now' : `due in ${due.text}`}`)}
+      {props.full ? (
+        <>
+          {line('grant', `${p.grantId} (subject ${escapeText(p.subjectUserId)}, local user ${escapeText(p.localUserId)})`)}
+          {line('CA pin', pin[0] ?? '')}
+          {pin.slice(1).map((l) => line('', l))}
+          {line('verbs', caps === null ? '—' : caps.supported_verbs.map(escapeText).join(', '))}
+          {line('excluded', caps === null || caps.excluded_resources.length === 0 ? '—' : caps.excluded_resources.map(escapeText).join(', '))}
+          {line('last ok', p.lastSuccessAt === null ? 'never' : `${ago(p.lastSuccessAt, props.now)} ago`)}
+          {line('last fail', p.lastFailureAt === null ? 'never' : `${ago(p.lastFailureAt, props.now)} ago`)}
+          {line('last error', <Text color={tone(p.lastError ? 'red' : undefined)}>{escapeText(p.lastError ?? '—')}</Text>)}
+          {p.renewalFailingSince ? line('renewal', <Text color={tone('yellow')}>failing since {ago(p.renewalFailingSince, props.now)} ago</Text>) : null}
+        </>
+      ) : (
+        line('last error', <Text color={tone(p.lastError ? 'red' : 'gray')}>{escapeText(p.lastError ?? '—')}</Text>)
+      )}
+    </Box>
+  );
+}

@@ -1,0 +1,121 @@
+/**
+ * Peers (the gateways this one reads from): the table, the selected peer below it, and the
+ * actions renew (r), remove (d, asks first), add (a), details (Enter).
+ */
+import { useState } from 'react';
+import { Box, Text, useInput } from 'ink';
+import type { Peer } from '@mosaic/federation-core';
+import { useSyncState, type Poll } from '../hooks/usePoll.js';
+import { errorText, type AdminApi } from '../lib/api.js';
+import { countdown, escapeText } from '../lib/text.js';
+import { Panel } from '../components/Chrome.js';
+import { ConfirmBox } from '../components/Dialogs.js';
+import { PeerDetails, PeerTable } from '../components/Peers.js';
+import { AddPeerForm } from './AddPeerForm.js';
+import type { Flash } from './types.js';
+
+export const PEERS_KEYS = '↑↓ select  enter details  r renew  a add  d remove  1-3 tabs  g gateway  ? help  q quit';
+
+export function PeersScreen(props: {
+  api: AdminApi;
+  peers: Poll<Peer[]>;
+  active: boolean;
+  width: number;
+  height: number;
+  now: number;
+  flash: (f: Flash) => void;
+  setCaptured: (captured: boolean) => void;
+}) {
+  const [selected, setSelected, selectedRef] = useSyncState(0);
+  const [mode, setMode] = useState<'list' | 'details' | 'remove' | 'add'>('list');
+  const [busy, setBusy] = useState(false);
+  const peers = props.peers.data ?? [];
+  const sel = Math.min(selected, Math.max(0, peers.length - 1));
+  const peer = peers[sel];
+  const current = () => peers[Math.min(selectedRef.current, Math.max(0, peers.length - 1))];
+
+  const go = (next: typeof mode) => {
+    setMode(next);
+    props.setCaptured(next === 'remove' || next === 'add');
+  };
+
+  useInput(
+    (input, key) => {
+      const peer = current();
+      if (mode === 'remove') {
+        if (input === 'y' && peer) {
+          go('list');
+          setBusy(true);
+          props
+            .api.removePeer(peer.name)
+            .then(() => props.flash({ text: `✔ removed peer ${escapeText(peer.name)}: its key and certificate are gone`, tone: 'green' }))
+            .catch((err: unknown) => props.flash({ text: `✖ remove ${escapeText(peer.name)}: ${escapeText(errorText(err))}`, tone: 'red' }))
+            .finally(() => {
+              setBusy(false);
+              props.peers.refresh();
+            });
+        } else if (input === 'n' || key.escape) go('list');
+        return;
+      }
+      if (mode === 'add') return;
+      if (key.escape && mode === 'details') return go('list');
+      if (key.upArrow || input === 'k') setSelected((s) => Math.max(0, Math.min(s, peers.length - 1) - 1));
+      else if (key.downArrow || input === 'j') setSelected((s) => Math.max(0, Math.min(peers.length - 1, s + 1)));
+      else if (key.return && peer) go(mode === 'details' ? 'list' : 'details');
+      else if (input === 'a') go('add');
+      else if (input === 'd' && peer) go('remove');
+      else if (input === 'r' && peer && !busy) {
+        setBusy(true);
+        props.flash({ text: `renewing ${escapeText(peer.name)}…`, tone: 'yellow' });
+        props.api
+          .renewPeer(peer.name)
+          .then((p) => props.flash({ text: `✔ renewed ${escapeText(p.name)}: certificate expires in ${countdown(p.certNotAfter, Date.now()).text}`, tone: 'green' }))
+          .catch((err: unknown) => props.flash({ text: `✖ renew ${escapeText(peer.name)}: ${escapeText(errorText(err))}`, tone: 'red' }))
+          .finally(() => {
+            setBusy(false);
+            props.peers.refresh();
+          });
+      }
+    },
+    { isActive: props.active },
+  );
+
+  if (mode === 'add') {
+    return (
+      <AddPeerForm
+        api={props.api}
+        width={props.width}
+        taken={new Set(peers.map((p) => p.name))}
+        active={props.active}
+        onDone={(added) => {
+          go('list');
+          if (added) {
+            props.flash({ text: `✔ peer ${escapeText(added.name)} is ${added.state}`, tone: 'green' });
+            props.peers.refresh();
+          }
+        }}
+      />
+    );
+  }
+  const detailsHeight = mode === 'details' ? 14 : 6;
+  const tableHeight = peer || mode === 'remove' ? Math.max(4, props.height - detailsHeight) : props.height;
+  return (
+    <Box flexDirection="column" width={props.width}>
+      <Panel title={`Peers (reads from) · ${peers.length}`} width={props.width} height={tableHeight}>
+        {props.peers.loading ? <Text> loading…</Text> : <PeerTable peers={peers} selected={sel} width={props.width} height={tableHeight - 3} now={props.now} />}
+      </Panel>
+      {mode === 'remove' && peer ? (
+        <ConfirmBox
+          title={`Remove peer ${escapeText(peer.name)}?`}
+          width={props.width}
+          lines={['Its private key and certificate are deleted here; the grant on the other side stays until its admin revokes it.']}
+          prompt="Remove it? y / n"
+        />
+      ) : peer ? (
+        <Panel title={escapeText(peer.name)} width={props.width} height={detailsHeight}>
+          <PeerDetails peer={peer} now={props.now} full={mode === 'details'} width={props.width} />
+        </Panel>
+      ) : null}
+    </Box>
+  );
+}
