@@ -1,100 +1,13 @@
 /**
- * A real terminal for the CLI's interactive tests: a tmux session (its own server socket, so a
- * person's tmux is never touched) running the built `mosaic` binary, driven with `send-keys`
- * and read with `capture-pane` — what a person at a 100×30 terminal types and sees. No native
- * pty module: tmux is a system package (`.ci/run` installs it).
- *
- * Availability: with `CI=true` a missing tmux is a failure, not a skip.
+ * The CLI's interactive tests run the built `mosaic` in a real terminal (tmux; see
+ * federation-core's test support). With `CI=true` a missing tmux is a failure, not a skip.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { openTerminal as open, type Terminal } from '@mosaic/federation-core/test-support/terminal';
 import { BIN } from './gateways.js';
 
-/** Whether tmux can be run here. */
-export function tmuxAvailable(): boolean {
-  return spawnSync('tmux', ['-V'], { encoding: 'utf8' }).status === 0;
-}
+export { tmuxAvailable, type Terminal } from '@mosaic/federation-core/test-support/terminal';
 
-export interface Terminal {
-  /** Type keys: text literally, or tmux key names (`Enter`, `C-c`, `Escape`). */
-  type(text: string): void;
-  press(...keys: string[]): void;
-  /** What the screen shows now (no colours). */
-  screen(): string;
-  /** Wait until the screen matches; throws with the screen when it does not in time. */
-  waitFor(pattern: RegExp | string, ms?: number): Promise<string>;
-  /** The command's exit code once it has ended, or `null` while it runs. */
-  exitCode(): number | null;
-  /** Wait for the command to end; its exit code. */
-  exited(ms?: number): Promise<number>;
-  close(): void;
-}
-
-let sessions = 0;
-
-/**
- * Run `mosaic <args>` in a new tmux session of `columns`×`rows` with `env` (NO_COLOR and CI
- * removed: a person's terminal). The exit code is written to a file when the command ends.
- */
-export function openTerminal(dir: string, env: NodeJS.ProcessEnv, args: string[], size = { columns: 100, rows: 30 }): Terminal {
-  const id = `mosaic-test-${process.pid}-${++sessions}`;
-  const script = join(dir, `${id}.sh`);
-  const exitFile = join(dir, `${id}.exit`);
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const exports = Object.entries(env)
-    .filter(([k, v]) => v !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !['NO_COLOR', 'CI', 'TMUX', 'TMUX_PANE', 'FORCE_COLOR'].includes(k))
-    .map(([k, v]) => `export ${k}=${quote(v!)}`)
-    .join('\n');
-  writeFileSync(
-    script,
-    `#!/bin/sh\n${exports}\nexport TERM=xterm-256color\nunset NO_COLOR CI\n${quote(process.execPath)} ${quote(BIN)} ${args.map(quote).join(' ')}\necho $? > ${quote(exitFile)}\nexec sleep 600\n`,
-    { mode: 0o700 },
-  );
-  const tmux = (...a: string[]) => execFileSync('tmux', ['-L', id, ...a], { encoding: 'utf8' });
-  tmux('-f', '/dev/null', 'new-session', '-d', '-s', id, '-x', String(size.columns), '-y', String(size.rows), script);
-  const term: Terminal = {
-    type(text) {
-      tmux('send-keys', '-t', id, '-l', text);
-    },
-    press(...keys) {
-      tmux('send-keys', '-t', id, ...keys);
-    },
-    screen() {
-      return tmux('capture-pane', '-p', '-t', id);
-    },
-    async waitFor(pattern, ms = 15_000) {
-      const end = Date.now() + ms;
-      for (;;) {
-        const screen = term.screen();
-        if (typeof pattern === 'string' ? screen.includes(pattern) : pattern.test(screen)) return screen;
-        if (Date.now() > end) throw new Error(`the terminal never showed ${String(pattern)}; it shows:\n${screen}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    exitCode() {
-      if (!existsSync(exitFile)) return null;
-      const text = readFileSync(exitFile, 'utf8').trim();
-      return text === '' ? null : Number(text);
-    },
-    async exited(ms = 15_000) {
-      const end = Date.now() + ms;
-      for (;;) {
-        const code = term.exitCode();
-        if (code !== null) return code;
-        if (Date.now() > end) throw new Error(`the command did not end; the terminal shows:\n${term.screen()}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    close() {
-      try {
-        tmux('kill-server');
-      } catch {
-        // already gone
-      }
-      // tmux may leave its socket file behind
-      rmSync(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, id), { force: true });
-    },
-  };
-  return term;
+/** Run `mosaic <args>` in a new tmux session (100×30 by default). */
+export function openTerminal(dir: string, env: NodeJS.ProcessEnv, args: string[], size?: { columns: number; rows: number }): Terminal {
+  return open(BIN, dir, env, args, size);
 }
