@@ -57,7 +57,7 @@ describe('mosaic completion', () => {
       expect(r.stderr).toBe('');
       return r.stdout.trim().split('\n');
     };
-    expect(complete(['mosaic', ''])).toEqual(['gateway', 'federation', 'tui', 'profile', 'completion', 'help']);
+    expect(complete(['mosaic', ''])).toEqual(['gateway', 'federation', 'tui', 'demo', 'profile', 'completion', 'help']);
     expect(complete(['mosaic', 'federation', 'grant', ''])).toEqual(['create', 'list', 'show', 'edit', 'revoke', 'token', 'explain']);
     expect(complete(['mosaic', '--data-dir', '/x', 'federation', 'grant', 'l'])).toEqual(['list']);
     expect(complete(['mosaic', 'federation', 'grant', 'list', '--st'])).toEqual(['--status']);

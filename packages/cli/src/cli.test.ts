@@ -121,6 +121,16 @@ describe('mosaic gateway (child processes, real gateway)', () => {
     expect(after.stderr).not.toContain(token);
   });
 
+  it('on a Node older than the engines range it says so in one line with a hint, instead of failing deep inside', () => {
+    // pretend to be Node 20.20 (this machine's own node), before bin.js reads process.versions
+    const fake = `data:text/javascript,Object.defineProperty(process,'versions',{value:{...process.versions,node:'20.20.2'}})`;
+    const r = spawnSync(process.execPath, ['--import', fake, BIN, 'gateway', 'start'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('error: mosaic needs Node.js 22.19 or newer; this is 20.20.2\nhint: install Node 24 LTS, or in a checkout run `. scripts/bootstrap.sh` to put it on your PATH\n');
+    // --version still answers on any Node
+    expect(spawnSync(process.execPath, ['--import', fake, BIN, '--version'], { encoding: 'utf8' }).status).toBe(0);
+  });
+
   it('a wrong token is exit 4; an unreachable gateway exit 1 with a hint; a usage error exit 2', () => {
     const bad = join(home, 'bad.token');
     writeFileSync(bad, 'x'.repeat(43));

@@ -45,6 +45,7 @@ Exit codes: 0 ok · 1 failure · 2 usage or validation · 4 admin authentication
   program.addCommand(gateway);
   program.addCommand(federationCommand(version, run));
   program.addCommand(lazyCommand('tui', 'the full-screen terminal UI (peers, grants, live audit)', async () => (await import('./commands/tui.js')).tuiCommand(version, run)));
+  program.addCommand(lazyCommand('demo', 'two embedded gateways, enrolled and queried, then the TUI', async () => (await import('./commands/demo/index.js')).demoCommand(version, run)));
   program.addCommand(lazyCommand('profile', 'saved gateways', async () => (await import('./commands/profile/index.js')).profileCommand(version, run)));
   program.addCommand(lazyCommand('completion', 'print the shell completion script', async () => (await import('./commands/completion.js')).completionCommand(version, run)));
   program.helpCommand(false).addCommand(lazyCommand('help', 'show help for a command, or a topic', async () => (await import('./commands/help.js')).helpCommand(version, run)));
