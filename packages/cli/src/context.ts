@@ -102,7 +102,10 @@ export function resolveConnection(g: GlobalOptions, env: NodeJS.ProcessEnv = pro
       if (token === undefined) {
         const loaded = loadToken(name, profile.token, { env });
         if (loaded.token !== null) token = loaded.token;
-        else if (loaded.problem !== undefined) process.stderr.write(`mosaic: profile "${name}": ${loaded.problem}; going on without its token\n`);
+        else if (loaded.problem !== undefined) {
+          process.stderr.write(`mosaic: profile "${name}": ${loaded.problem}; going on without its token\n`);
+          if (loaded.hint !== undefined) process.stderr.write(`hint: ${loaded.hint}\n`);
+        }
       }
     }
   }

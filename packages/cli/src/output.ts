@@ -2,6 +2,8 @@
  * The one place where results and errors meet the terminal: `--json` or human text, colour
  * only on a TTY without NO_COLOR, and the error → exit code mapping of CONTRACT.md.
  */
+import { displayed } from './render/text.js';
+
 export const ExitCode = { ok: 0, failure: 1, usage: 2, auth: 4, cancelled: 130 } as const;
 
 export interface OutputOptions {
@@ -86,9 +88,21 @@ export function printError(out: Pick<OutputOptions, 'json' | 'verbose'>, err: Cl
     process.stderr.write(`${JSON.stringify({ error })}\n`);
     return;
   }
-  process.stderr.write(`${paint(stderrColor, 'red', 'error:')} ${err.message}\n`);
-  if (err.remediation !== undefined) process.stderr.write(`${paint(stderrColor, 'dim', 'hint:')} ${err.remediation}\n`);
-  if (out.verbose && err.detail !== undefined) process.stderr.write(`${paint(stderrColor, 'dim', 'detail:')} ${err.detail}\n`);
+  process.stderr.write(`${paint(stderrColor, 'red', 'error:')} ${shown(err.message)}\n`);
+  if (err.remediation !== undefined) process.stderr.write(`${paint(stderrColor, 'dim', 'hint:')} ${shown(err.remediation)}\n`);
+  if (out.verbose && err.detail !== undefined) process.stderr.write(`${paint(stderrColor, 'dim', 'detail:')} ${shown(err.detail)}\n`);
+}
+
+/**
+ * An error's text as it may reach the terminal: a message, hint or cause may quote what a
+ * gateway or peer sent (SECURITY.md case 35), so every control, bidi or zero-width character is
+ * shown as `?` — line by line, so the lines of a multi-line message (field details, a stack) stay.
+ */
+function shown(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => displayed(line))
+    .join('\n');
 }
 
 /** A usage error raised by a command (exit 2). */

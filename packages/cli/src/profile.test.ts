@@ -1,7 +1,7 @@
 // `mosaic profile add|use|list|remove` and where commands find a gateway — the real binary as a
 // child process, with XDG_CONFIG_HOME in a temp dir, against a real gateway. This machine (and
 // CI) is headless: no keyring service runs, so tokens take the 0600-file fallback for real.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grantListSchema } from '@mosaic/federation-core';
@@ -140,5 +140,53 @@ describe('profile tokens: the keyring when there is one', () => {
     expect(loadToken('lab', 'file', { env })).toEqual({ token: 't' });
     expect(() => storeToken('lab', 't', { keyring: fakeKeyring(Object.assign(new Error('locked'), { code: 'KEYRING_FAILED' })), env })).toThrow('locked');
     expect(loadToken('gone', 'keyring', { keyring: fakeKeyring(), env }).problem).toContain('holds no token');
+  });
+
+  describe('the token file, handled like ssh keys', () => {
+    const fileEnv = { ...home.env, XDG_CONFIG_HOME: join(home.dir, 'config-file') };
+    const tokens = join(home.dir, 'config-file', 'mosaic', 'cli', 'tokens');
+    const noKeyring = () => fakeKeyring(new KeyringUnavailable('no service'));
+
+    it('a symlink planted at the target is refused on write and on read; the file it points to is untouched', () => {
+      mkdirSync(tokens, { recursive: true, mode: 0o700 });
+      const victim = join(home.dir, 'victim-file');
+      writeFileSync(victim, 'original\n', { mode: 0o644 });
+      symlinkSync(victim, join(tokens, 'planted'));
+      expect(() => storeToken('planted', 'stolen-token', { keyring: noKeyring(), env: fileEnv })).toThrow(expect.objectContaining({ code: 'TOKEN_FILE_UNSAFE', message: expect.stringContaining('symlink') }));
+      expect(readFileSync(victim, 'utf8')).toBe('original\n');
+      expect(mode(victim)).toBe('644');
+      expect(lstatSync(join(tokens, 'planted')).isSymbolicLink()).toBe(true);
+      expect(readlinkSync(join(tokens, 'planted'))).toBe(victim);
+      // a link to a 0600 file of ours is refused too (it is not where we put the token)
+      chmodSync(victim, 0o600);
+      expect(loadToken('planted', 'file', { env: fileEnv })).toMatchObject({ token: null, problem: expect.stringContaining('is a symlink') });
+    });
+
+    it('writes through a temp file renamed into place, 0600 in a 0700 folder, and replaces an older one', () => {
+      expect(storeToken('fresh', 'one', { keyring: noKeyring(), env: fileEnv })).toMatchObject({ store: 'file', path: join(tokens, 'fresh') });
+      expect(storeToken('fresh', 'two', { keyring: noKeyring(), env: fileEnv })).toMatchObject({ store: 'file' });
+      expect(mode(join(tokens, 'fresh'))).toBe('600');
+      expect(mode(tokens)).toBe('700');
+      expect(loadToken('fresh', 'file', { env: fileEnv })).toEqual({ token: 'two' });
+    });
+
+    it('a token file readable by group or others (0644) is refused with a chmod 600 hint; a folder open to others with chmod 700', () => {
+      storeToken('wide', 'secret', { keyring: noKeyring(), env: fileEnv });
+      const file = join(tokens, 'wide');
+      chmodSync(file, 0o644);
+      expect(loadToken('wide', 'file', { env: fileEnv })).toEqual({
+        token: null,
+        problem: `the token file ${file} is readable by group or others (mode 0644): refused`,
+        hint: `chmod 600 ${file}`,
+      });
+      chmodSync(file, 0o600);
+      expect(loadToken('wide', 'file', { env: fileEnv })).toEqual({ token: 'secret' });
+      chmodSync(tokens, 0o755);
+      expect(loadToken('wide', 'file', { env: fileEnv })).toMatchObject({ token: null, problem: expect.stringContaining('open to group or others'), hint: `chmod 700 ${tokens}` });
+      // writing again makes the folder ours-only again
+      storeToken('wide', 'secret', { keyring: noKeyring(), env: fileEnv });
+      expect(mode(tokens)).toBe('700');
+      expect(loadToken('wide', 'file', { env: fileEnv })).toEqual({ token: 'secret' });
+    });
   });
 });

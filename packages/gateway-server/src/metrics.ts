@@ -23,6 +23,10 @@ class Counter {
     const k = key(labels);
     this.values.set(k, (this.values.get(k) ?? 0) + by);
   }
+  /** Mirror a tally kept elsewhere (monotonic by its owner). */
+  set(labels: Labels, value: number): void {
+    this.values.set(key(labels), value);
+  }
 }
 
 class Histogram {

@@ -154,6 +154,34 @@ describe('otlpTracesUrl: the exporter only when the environment asks for it', ()
   });
 });
 
+describe('the OTLP URL in the log', () => {
+  it('is logged without user:pass@ or query string — when export starts and when shutdown is late', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const tracing = await createTracing({
+      name: 'unit',
+      version: '0.0.0-test',
+      // a port nothing listens on, so the shutdown flush cannot finish
+      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://u:s3cret@collector.invalid:4318/otel/v1/traces?api_key=k3y' },
+      logger,
+    });
+    // exported to as given: only the log is scrubbed
+    expect(tracing.endpoint).toBe('https://u:s3cret@collector.invalid:4318/otel/v1/traces?api_key=k3y');
+    tracing.startServerSpan('x', null).end();
+    await tracing.shutdown(50);
+    const log = lines.join('');
+    expect(log).toContain('exporting traces (OTLP/HTTP)');
+    expect(log).toContain('https://collector.invalid:4318/otel/v1/traces');
+    expect(log).not.toContain('s3cret');
+    expect(log).not.toContain('u:');
+    expect(log).not.toContain('k3y');
+  });
+
+  it('a URL that does not parse is refused without echoing its credentials', () => {
+    expect(() => otlpTracesUrl({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://u:s3cret@collector:99999' })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.not.stringContaining('s3cret') }));
+  });
+});
+
 describe('addSpanProcessorForTests', () => {
   let exporter: InMemorySpanExporter;
   beforeEach(() => {

@@ -106,7 +106,7 @@ export function otlpTracesUrl(env: NodeJS.ProcessEnv): string | null {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigInvalidError(`${name} must be an http(s) URL (e.g. http://localhost:4318), not "${url.slice(0, 200)}"; unset it to export no traces`);
+    throw new ConfigInvalidError(`${name} must be an http(s) URL (e.g. http://localhost:4318), not "${url.slice(0, 200).replace(/\/\/[^/?#]*@/, '//…@')}"; unset it to export no traces`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new ConfigInvalidError(`${name} must be an http:// or https:// URL (OTLP over HTTP), not ${parsed.protocol}`);
@@ -197,11 +197,31 @@ class SdkSpan implements TraceSpan {
 }
 
 /**
+ * The OTLP URL as it may be logged: no `user:pass@`, no query string or fragment (a collector's
+ * credentials ride there); scheme, host, port and path stay.
+ */
+export function loggableUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.href;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+/**
  * This gateway's tracing: ids only, unless an OTLP endpoint is configured (or a test added a
  * processor) — then the OpenTelemetry SDK, imported here and only here.
  */
 export async function createTracing(options: TracingOptions): Promise<Tracing> {
   const endpoint = otlpTracesUrl(options.env);
+  const logged = endpoint === null ? null : loggableUrl(endpoint);
+  // a message may quote the URL (the SDK's, an error's): never with its credentials
+  const scrub = (message: string) => (endpoint === null || logged === null ? message : message.split(endpoint).join(logged));
   const extra = [...testProcessors];
   if (endpoint === null && extra.length === 0) return idOnlyTracing();
 
@@ -214,8 +234,8 @@ export async function createTracing(options: TracingOptions): Promise<Tracing> {
     const log = options.logger;
     api.diag.setLogger(
       {
-        error: (message: string) => log.warn({ otel: message }, 'trace export failed'),
-        warn: (message: string) => log.warn({ otel: message }, 'tracing'),
+        error: (message: string) => log.warn({ otel: scrub(message) }, 'trace export failed'),
+        warn: (message: string) => log.warn({ otel: scrub(message) }, 'tracing'),
         info: () => undefined,
         debug: () => undefined,
         verbose: () => undefined,
@@ -233,7 +253,7 @@ export async function createTracing(options: TracingOptions): Promise<Tracing> {
     spanProcessors: processors,
   });
   const tracer: Tracer = provider.getTracer('@mosaic/gateway-server', options.version);
-  if (endpoint !== null) options.logger.info({ endpoint }, 'exporting traces (OTLP/HTTP)');
+  if (logged !== null) options.logger.info({ endpoint: logged }, 'exporting traces (OTLP/HTTP)');
 
   return {
     exporting: true,
@@ -269,9 +289,9 @@ export async function createTracing(options: TracingOptions): Promise<Tracing> {
       });
       try {
         const r = await Promise.race([provider.shutdown().then(() => 'done' as const), late]);
-        if (r === 'late') options.logger.warn({ endpoint, timeoutMs }, 'traces not all exported before shutdown');
+        if (r === 'late') options.logger.warn({ endpoint: logged, timeoutMs }, 'traces not all exported before shutdown');
       } catch (err) {
-        options.logger.warn({ endpoint, err: err instanceof Error ? err.message : String(err) }, 'tracing shutdown failed');
+        options.logger.warn({ endpoint: logged, err: scrub(err instanceof Error ? err.message : String(err)) }, 'tracing shutdown failed');
       } finally {
         clearTimeout(timer);
       }

@@ -2,12 +2,16 @@
  * Where a profile's admin token is kept: the OS keyring through `@napi-rs/keyring` (macOS
  * Keychain, Windows Credential Manager, the Secret Service on Linux), else — on a headless
  * machine with no keyring service — a 0600 file under the CLI's config dir, in a 0700 folder.
+ * That file is handled like ssh handles its keys: written to a temp file (O_EXCL, 0600) in the
+ * same folder and renamed over the target, never through a symlink; read only when it is a
+ * regular file of ours that group and others cannot read, in a 0700 folder of ours.
  * Never a crash: a keyring that is not there is the file; a keyring that is there but fails
  * is an error naming the entry.
  *
  * The native module is loaded on first use only (never at start-up).
  */
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as NapiKeyring from '@napi-rs/keyring';
@@ -93,24 +97,104 @@ export function storeToken(name: string, token: string, options: { keyring?: Key
   } catch (err) {
     if (!(err instanceof KeyringUnavailable)) throw err;
     const path = tokenFilePath(name, options.env);
-    const dir = join(path, '..');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
-    writeFileSync(path, `${token}\n`, { mode: 0o600 });
-    chmodSync(path, 0o600); // an existing file keeps its mode through writeFileSync
+    writeTokenFile(path, `${token}\n`);
     return { store: 'file', path, reason: err.message };
   }
 }
 
+const POSIX = process.platform !== 'win32';
+
+/** Why the token file (or its folder) is not used, and what to do. */
+export class TokenFileUnsafe extends Error {
+  readonly code = 'TOKEN_FILE_UNSAFE';
+  readonly remediation: string;
+  constructor(message: string, remediation: string) {
+    super(message);
+    this.remediation = remediation;
+  }
+}
+
+const mode = (st: Stats) => `0${(st.mode & 0o777).toString(8)}`;
+const notOurs = (st: Stats) => POSIX && typeof process.getuid === 'function' && st.uid !== process.getuid();
+
+/** The tokens folder must be a real directory of ours, 0700 (checked with lstat: a symlink is refused). */
+function checkTokenDir(dir: string): void {
+  const st = lstatSync(dir);
+  if (st.isSymbolicLink() || !st.isDirectory()) throw new TokenFileUnsafe(`${dir} is not a directory (a symlink?): the token file is not used`, `remove ${dir}; \`mosaic profile add\` makes it again`);
+  if (notOurs(st)) throw new TokenFileUnsafe(`${dir} belongs to another user (uid ${st.uid}): the token file is not used`, `remove ${dir}; \`mosaic profile add\` makes it again`);
+  if (POSIX && (st.mode & 0o077) !== 0) throw new TokenFileUnsafe(`${dir} is open to group or others (mode ${mode(st)}): the token file is not used`, `chmod 700 ${dir}`);
+}
+
+/** The token file itself: a regular file of ours that group and others cannot read. */
+function checkTokenFile(path: string, st: Stats): void {
+  if (st.isSymbolicLink()) throw new TokenFileUnsafe(`the token file ${path} is a symlink: refused`, `remove ${path} and run \`mosaic profile add\` again`);
+  if (!st.isFile()) throw new TokenFileUnsafe(`the token file ${path} is not a regular file: refused`, `remove ${path} and run \`mosaic profile add\` again`);
+  if (notOurs(st)) throw new TokenFileUnsafe(`the token file ${path} belongs to another user (uid ${st.uid}): refused`, `remove ${path} and run \`mosaic profile add\` again`);
+  if (POSIX && (st.mode & 0o077) !== 0) throw new TokenFileUnsafe(`the token file ${path} is readable by group or others (mode ${mode(st)}): refused`, `chmod 600 ${path}`);
+}
+
+/**
+ * Write `text` to `path` atomically: a fresh temp file (`wx`, 0600) in the same 0700 folder,
+ * renamed over the target. A symlink (or anything but a regular file) at the target is refused
+ * and left alone, as is whatever it points to.
+ */
+function writeTokenFile(path: string, text: string): void {
+  const dir = join(path, '..');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const d = lstatSync(dir);
+  // ours and a real folder: made 0700 again (a folder of another user, or a link, is refused below)
+  if (POSIX && !d.isSymbolicLink() && d.isDirectory() && !notOurs(d) && (d.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+  checkTokenDir(dir);
+  const target = lstatSync(path, { throwIfNoEntry: false });
+  if (target !== undefined && (target.isSymbolicLink() || !target.isFile())) {
+    throw new TokenFileUnsafe(`${path} is ${target.isSymbolicLink() ? 'a symlink' : 'not a regular file'}: the token was not written`, `remove ${path} and run \`mosaic profile add\` again`);
+  }
+  const temp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    try {
+      fchmodSync(fd, 0o600); // whatever the umask
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path); // replaces the entry itself: never follows a link
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
+}
+
+/** The token file's contents, after the checks (opened without following a symlink where the OS can). */
+function readTokenFile(path: string): string {
+  checkTokenDir(join(path, '..'));
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') checkTokenFile(path, lstatSync(path));
+    throw err;
+  }
+  try {
+    checkTokenFile(path, fstatSync(fd));
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A profile's token from where it was kept, or null (with the reason) when it cannot be read. */
-export function loadToken(name: string, store: TokenStore, options: { keyring?: Keyring; env?: NodeJS.ProcessEnv } = {}): { token: string | null; problem?: string } {
+export function loadToken(name: string, store: TokenStore, options: { keyring?: Keyring; env?: NodeJS.ProcessEnv } = {}): { token: string | null; problem?: string; hint?: string } {
   if (store === 'none') return { token: null };
   if (store === 'file') {
+    const path = tokenFilePath(name, options.env);
     try {
-      const token = readFileSync(tokenFilePath(name, options.env), 'utf8').trim();
-      return token === '' ? { token: null, problem: `the token file ${tokenFilePath(name, options.env)} is empty` } : { token };
+      const token = readTokenFile(path).trim();
+      return token === '' ? { token: null, problem: `the token file ${path} is empty` } : { token };
     } catch (err) {
-      return { token: null, problem: `cannot read ${tokenFilePath(name, options.env)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      if (err instanceof TokenFileUnsafe) return { token: null, problem: err.message, hint: err.remediation };
+      return { token: null, problem: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
     }
   }
   try {

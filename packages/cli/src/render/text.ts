@@ -9,17 +9,19 @@ import { paint, type Style } from '../output.js';
 export const TABLE_WIDTH = 80;
 
 // What a stored value must not bring to a terminal: C0 controls (ESC, CR, BS…), DEL and the C1
-// controls (CSI U+009B, OSC U+009D…), which rewrite or hide a line, and the bidi marks, embeddings,
-// overrides and isolates and line/paragraph separators, which reorder or break it. The same set as
-// federation-core's `quoteForDisplay` (plus C0, which JSON.stringify escapes there); that helper and
-// `printable` live behind the package root, which loads zod, x509 and undici — too heavy for the
+// controls (CSI U+009B, OSC U+009D…), which rewrite or hide a line, the bidi marks, embeddings,
+// overrides and isolates and line/paragraph separators, which reorder or break it, and the
+// zero-width characters (U+200B–U+200D, U+2060–U+2064, U+FEFF), which hide text between look-alike
+// names — the TUI's `escapeText` set exactly, so both show the same value the same way. A superset of
+// federation-core's `quoteForDisplay` (plus C0, which JSON.stringify escapes there, and the
+// zero-width characters); that helper and `printable` live behind the package root, which loads zod, x509 and undici — too heavy for the
 // CLI's cold start, which only loads the admin-client subpath.
 // eslint-disable-next-line no-control-regex -- these characters are matched to be replaced, never written
-const UNSAFE_ON_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_ON_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 /**
- * A value read from a gateway as it may be written to a terminal: every control, bidi or
- * separator character shown as `?`. Whoever can write to the store (SECURITY.md case 38) must not
+ * A value read from a gateway as it may be written to a terminal: every control, bidi,
+ * separator or zero-width character shown as `?`. Whoever can write to the store (SECURITY.md case 38) must not
  * be able to rewrite what the operator reads (case 35), e.g. a forged "✔ audit chain intact".
  * @example displayed('r1\r\u001b[2K✔ ok') // 'r1??[2K✔ ok'
  */

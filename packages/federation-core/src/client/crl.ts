@@ -6,14 +6,14 @@
  * against that same CA, and looking for its own serial.
  */
 import { Agent, request, type Dispatcher } from 'undici';
-import { MAX_CRL_BYTES, normaliseSerialHex, parseCrl, type ParsedCrl } from '../pki/index.js';
+import { MAX_CRL_BYTES, normaliseSerialHex, parseCrl, type ParsedCrl, type RevocationReasonName } from '../pki/index.js';
 import { PeerResponseInvalidError } from './errors.js';
-import { FEDERATION_PREFIX, mapNetworkError, serverNameFor, strictServerIdentity } from './federation-client.js';
+import { federationUrl, mapNetworkError, serverNameFor, strictServerIdentity } from './federation-client.js';
 
 export interface PeerCrlOptions {
   /** Local name of the peer, for errors. */
   peerName: string;
-  /** Base URL of the peer's federation listener. */
+  /** Base URL of the peer's federation listener (a path prefix is kept). */
   endpoint: string;
   /** The peer's pinned CA (PEM): the only trust anchor of the connection and the CRL's expected signer. */
   caPem: string;
@@ -51,7 +51,7 @@ export async function fetchPeerCrl(options: PeerCrlOptions): Promise<ParsedCrl> 
     let res: Dispatcher.ResponseData;
     let der: Uint8Array;
     try {
-      res = await request(new URL(`${FEDERATION_PREFIX}/crl`, endpoint.origin), {
+      res = await request(federationUrl(endpoint, '/crl'), {
         method: 'GET',
         dispatcher: agent,
         headers: { accept: 'application/pkix-crl' },
@@ -78,9 +78,30 @@ export async function fetchPeerCrl(options: PeerCrlOptions): Promise<ParsedCrl> 
  * conclude "revoked".
  */
 export async function isSerialOnPeerCrl(options: PeerCrlOptions & { serialHex: string }): Promise<boolean> {
+  return (await peerCrlEntry(options)) !== null;
+}
+
+/** What the peer's CRL says about one serial. */
+export interface PeerCrlEntry {
+  readonly serialHex: string;
+  readonly revokedAt: Date;
+  /** The entry's reason code, when it has one. */
+  readonly reason?: RevocationReasonName;
+}
+
+/**
+ * The entry of `serialHex` (any case, `:` separators allowed) on the peer's verified CRL, with
+ * its reason, or null when it is not listed. A reason tells a certificate replaced
+ * (`superseded`: renewed or enrolled again) from a grant revoked. A CRL that cannot be fetched
+ * or verified throws.
+ */
+export async function peerCrlEntry(options: PeerCrlOptions & { serialHex: string }): Promise<PeerCrlEntry | null> {
   const serial = normaliseSerialHex(options.serialHex);
   if (serial === undefined) throw new TypeError('not a certificate serial');
   const crl = await fetchPeerCrl(options);
-  for (const entry of crl.revoked) if (normaliseSerialHex(entry.serialHex) === serial) return true;
-  return false;
+  for (const entry of crl.revoked) {
+    if (normaliseSerialHex(entry.serialHex) !== serial) continue;
+    return entry.reason === undefined ? { serialHex: serial, revokedAt: entry.revokedAt } : { serialHex: serial, revokedAt: entry.revokedAt, reason: entry.reason };
+  }
+  return null;
 }

@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMosaicIdentity } from '../pki/index.js';
 import { makeClientCert, makeServerCert, makeTestCa, randomGrantId, type TestClientCert } from '../test-support/pki.js';
-import { FederationClient } from './federation-client.js';
+import { federationUrl, FederationClient } from './federation-client.js';
 import { FederationRequestError } from './errors.js';
 import { CircuitOpenError } from './breaker.js';
 import { ResponseCache } from './cache.js';
@@ -310,5 +310,34 @@ describe('FederationClient over real mTLS', () => {
     const client = makeClient(port, { breaker: false, cache: false });
     await client.close();
     await expect(client.capabilities()).rejects.toMatchObject({ code: 'PEER_UNREACHABLE' });
+  });
+});
+
+describe('a peer mounted under a path prefix (as its enrollment URL gave it)', () => {
+  it('federationUrl keeps the prefix, with or without a trailing slash, and a prefix never names another host', () => {
+    expect(federationUrl(new URL('https://h/prefix'), '/list/x').href).toBe('https://h/prefix/api/federation/v1/list/x');
+    expect(federationUrl(new URL('https://h:8443/a/b/'), '/crl').href).toBe('https://h:8443/a/b/api/federation/v1/crl');
+    expect(federationUrl(new URL('https://h:8443'), '/capabilities').href).toBe('https://h:8443/api/federation/v1/capabilities');
+    expect(federationUrl(new URL('https://h//evil.example/x'), '/crl').host).toBe('h');
+  });
+
+  it('sends every verb under the prefix (a proxy-style server that answers only there)', async () => {
+    const PREFIX = '/mosaic/gw';
+    const { stats, port } = await startServer((req, res, body, socket) => {
+      const url = req.url ?? '';
+      if (!url.startsWith(`${PREFIX}/`)) return send(res, 404, { error: { code: 'NOT_FOUND', message: 'not under the prefix', requestId: 'srv-1' } });
+      req.url = url.slice(PREFIX.length);
+      standardHandler(req, res, body, socket);
+    });
+    for (const endpoint of [`https://localhost:${port}${PREFIX}`, `https://localhost:${port}${PREFIX}/`]) {
+      const client = makeClient(port, { endpoint, cache: false });
+      expect(client.endpoint.href).toBe(`https://localhost:${port}${PREFIX}`);
+      expect((await client.capabilities()).body.server).toBe('work');
+      expect((await client.list('tasks', { limit: 2 })).body.items).toHaveLength(2);
+      expect((await client.get('tasks', 't/1')).body.item.id).toBe('t/1');
+      expect((await client.search('tasks', 'x')).body.hits).toHaveLength(1);
+    }
+    expect(stats.requests.every((r) => r.includes(` ${PREFIX}/api/federation/v1/`))).toBe(true);
+    expect(stats.requests).toHaveLength(8);
   });
 });

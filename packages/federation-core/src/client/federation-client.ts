@@ -39,7 +39,7 @@ export interface FederationCredentials {
 export interface FederationClientOptions extends FederationCredentials {
   /** Local name of the peer: used in errors, the breaker and `_source` tags. */
   peerName: string;
-  /** Base URL of the peer's federation listener, e.g. `https://work.example.net:8443`. */
+  /** Base URL of the peer's federation listener, e.g. `https://work.example.net:8443` (a path prefix, `https://h/prefix`, is kept). */
   endpoint: string;
   /** The peer's CA certificate (PEM): the only trust anchor for this connection. */
   caPem: string;
@@ -245,7 +245,7 @@ export class FederationClient {
       // One deadline over the whole exchange: undici's own timeouts are per chunk, and a peer
       // dripping one byte at a time would otherwise hold the call (and the breaker) open.
       const signal = AbortSignal.timeout(this.options.timeoutMs ?? 10_000);
-      res = await request(new URL(FEDERATION_PREFIX + path, this.endpoint), { method, headers, body: payload, dispatcher: this.agent, signal });
+      res = await request(federationUrl(this.endpoint, path), { method, headers, body: payload, dispatcher: this.agent, signal });
       text = await res.body.text();
     } catch (err) {
       throw this.mapNetworkError(err);
@@ -312,6 +312,10 @@ export function mapNetworkError(peer: string, err: unknown): Error {
   return new PeerUnreachableError(peer, detail, { cause: err });
 }
 
+/**
+ * A peer's endpoint as a base: its origin and any path prefix the serving side is mounted under
+ * (as the enrollment URL gave it), without a trailing slash; credentials, query and fragment dropped.
+ */
 function parseEndpoint(endpoint: string): URL {
   let url: URL;
   try {
@@ -320,7 +324,19 @@ function parseEndpoint(endpoint: string): URL {
     throw new TypeError(`peer endpoint is not a URL: ${endpoint}`);
   }
   if (url.protocol !== 'https:') throw new TypeError(`peer endpoint must be https: ${endpoint}`);
-  return new URL(url.origin);
+  return new URL(`${url.origin}${url.pathname.replace(/\/+$/, '')}`);
+}
+
+/**
+ * The URL of a federation route under a peer's endpoint, its path prefix kept — unlike
+ * `new URL(path, endpoint)`, which resolves an absolute path against the origin only.
+ * Built from the origin as a string, so a prefix can never name another host (`//host/…`).
+ *
+ * @example
+ * federationUrl(new URL('https://h:8443/prefix'), '/list/tasks').href // 'https://h:8443/prefix/api/federation/v1/list/tasks'
+ */
+export function federationUrl(endpoint: URL, path: string): URL {
+  return new URL(`${endpoint.origin}${endpoint.pathname.replace(/\/+$/, '')}${FEDERATION_PREFIX}${path}`);
 }
 
 /**

@@ -63,6 +63,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
 
   app.get('/metrics', async (_req, reply) => {
     const [grantCounts, peerCounts] = await Promise.all([storage.grants.countByStatus(), storage.peers.countByState()]);
+    // The listener tallies the handshakes it ends (before any route runs); the counter mirrors them.
+    for (const [reason, n] of Object.entries(deps.federation.refused)) metrics.handshakesRefused.set({ reason }, n);
     const text = metrics.render([
       { name: 'mosaic_grants', help: 'Grants by status.', values: Object.entries(grantCounts).map(([status, value]) => ({ labels: { status }, value })) },
       { name: 'mosaic_peers', help: 'Outbound peers by state.', values: Object.entries(peerCounts).map(([state, value]) => ({ labels: { state }, value })) },

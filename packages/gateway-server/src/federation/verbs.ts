@@ -20,7 +20,10 @@ import {
   evaluateScope,
   getRequestSchema,
   parseCsr,
+  pinsEqual,
   renewRequestSchema,
+  spkiPin,
+  spkiPinFromSpki,
   isMosaicError,
   listRequestSchema,
   queryHash,
@@ -185,7 +188,12 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
   const { storage, spool, metrics, limiter, grantCache } = deps;
 
   /** Step 1: the socket's identity against the grant as it is now. */
-  async function identify(req: FastifyRequest, ctx: AuditContext, options: { currentOnly?: boolean } = {}): Promise<GrantRecord> {
+  /**
+   * `currentOnly`: only the grant's current certificate passes (renewal); with
+   * `supersededByRenewal` too, also one superseded by a renewal and still in its overlap (the
+   * caller then decides whether it may have the current certificate again).
+   */
+  async function identify(req: FastifyRequest, ctx: AuditContext, options: { currentOnly?: boolean; supersededByRenewal?: boolean } = {}): Promise<GrantRecord> {
     const peer = req.peer;
     if (peer === null) throw new Refusal(401, 'CLIENT_CERT_REQUIRED', 'this route needs a client certificate issued by this gateway');
     ctx.grantId = peer.grantId;
@@ -210,8 +218,14 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     if (grant.certSerial === null || grant.certSerial !== peer.serialHex) {
       // After a renewal the previous certificate keeps working until its revocation time
       // (10 minutes), so the requesting side can swap without failing a request.
-      const previous = options.currentOnly === true ? null : await storage.certs.get(peer.serialHex);
-      const inOverlap = previous !== null && previous.grantId === grant.id && previous.revokedAt !== null && Date.parse(previous.revokedAt) > t;
+      const lookUp = options.currentOnly !== true || options.supersededByRenewal === true;
+      const previous = lookUp ? await storage.certs.get(peer.serialHex) : null;
+      const inOverlap =
+        previous !== null &&
+        previous.grantId === grant.id &&
+        previous.revokedAt !== null &&
+        Date.parse(previous.revokedAt) > t &&
+        (options.currentOnly !== true || previous.revokeReason === 'superseded');
       if (!inOverlap) throw new Refusal(403, 'GRANT_UNKNOWN', "the client certificate is no longer the grant's current one", close);
     }
     if (!(peer.notAfter > t)) {
@@ -449,15 +463,59 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
   );
 
   const renewal = deps.renewal;
+
+  /**
+   * `/renew` from the certificate a renewal superseded (still in its overlap): the answer of
+   * that renewal was lost (timeout, reset, the requester's store failed). When the CSR is for
+   * the key of the grant's current certificate — only the requester that made that key can
+   * sign such a CSR — the current certificate is sent again. Anything else is refused as any
+   * renewal from a certificate that is not the current one.
+   */
+  async function renewAgain(req: FastifyRequest, grant: GrantRecord, csrPem: string): Promise<{ body: unknown; rowsOut: number }> {
+    const notCurrent = () => new Refusal(403, 'GRANT_UNKNOWN', "the client certificate is no longer the grant's current one", { closeSocket: true });
+    let csr: ReturnType<typeof parseCsr>;
+    try {
+      csr = parseCsr(csrPem);
+    } catch {
+      throw notCurrent();
+    }
+    const current = grant.certSerial === null ? null : await storage.certs.get(grant.certSerial);
+    if (current?.certPem == null || current.grantId !== grant.id || current.revokedAt !== null) throw notCurrent();
+    let sameKey: boolean;
+    try {
+      sameKey = pinsEqual(spkiPin(current.certPem), spkiPinFromSpki(csr.spki));
+    } catch {
+      sameKey = false;
+    }
+    if (!sameKey) throw notCurrent();
+    req.log.info({ reqId: req.id, grantId: grant.id, serial: current.serial }, 'renewal asked again by the superseded certificate: the current certificate is sent again');
+    return {
+      body: {
+        certPem: current.certPem,
+        certChainPem: current.certPem,
+        caCertPem: renewal!.ca.caCertPem,
+        grantId: grant.id,
+        subjectUserId: grant.subjectUserId,
+        serverName: deps.name,
+        notAfter: new Date(current.notAfter).toISOString(),
+      },
+      rowsOut: 0,
+    };
+  }
+
   if (renewal !== undefined) {
     app.post(
       `${FEDERATION_PREFIX}/renew`,
       { errorHandler: routeErrorHandler('renew') },
       route('renew', async (req, ctx) => {
         // Only the current certificate renews: an old one in its overlap cannot fork the grant.
-        const grant = await identify(req, ctx, { currentOnly: true });
+        // The one exception is idempotence: the certificate a renewal has just superseded
+        // asking again with the key of the current one (the answer of that renewal was lost on
+        // the way) gets the current certificate again — nothing issued, nothing revoked.
+        const grant = await identify(req, ctx, { currentOnly: true, supersededByRenewal: true });
         await rateLimit(grant);
         const body = parse(renewRequestSchema, req.body);
+        if (grant.certSerial !== req.peer!.serialHex) return renewAgain(req, grant, body.csrPem);
         const current = await storage.certs.get(req.peer!.serialHex);
         if (current === null) throw new Refusal(403, 'GRANT_UNKNOWN', 'this certificate was not issued here');
         const t = now();
@@ -486,7 +544,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
           if (fresh?.status !== 'active' || fresh.certSerial !== req.peer!.serialHex) {
             throw new Refusal(409, 'GRANT_NOT_ENROLLABLE', 'the grant changed during the renewal; try again');
           }
-          await tx.certs.record({ serial: issued.serialHex, grantId: grant.id, notBefore: issued.notBefore, notAfter: issued.notAfter });
+          await tx.certs.record({ serial: issued.serialHex, grantId: grant.id, notBefore: issued.notBefore, notAfter: issued.notAfter, certPem: issued.certPem });
           const serials = await tx.certs.revokeAllExcept(grant.id, issued.serialHex, { at, reason: 'superseded' });
           await tx.grants.activate(grant.id, issued.serialHex);
           return serials;

@@ -32,7 +32,7 @@ import {
   codedError,
   FederationRequestError,
   isMosaicError,
-  isSerialOnPeerCrl,
+  peerCrlEntry,
   PeerRefusedCertificateError,
   printable,
   quoteForDisplay,
@@ -114,6 +114,14 @@ interface Connection {
 }
 
 const LAST_ERROR_MAX = 500;
+
+/**
+ * CRL reasons that mean "this certificate was replaced", not "the grant was revoked". The
+ * serving side writes `superseded` for the previous serial of a renewal and of a
+ * re-enrollment; a revoked grant (admin revoke, deleted user) is `cessationOfOperation`, so
+ * that one — and every other reason, or none — stays a revocation.
+ */
+const REPLACED_REASONS: ReadonlySet<string> = new Set(['superseded']);
 
 /** A bounded, printable error text for `lastError` and sources: never a key, a body or a row. */
 export function errorText(err: unknown): string {
@@ -360,17 +368,33 @@ export class PeerConnections {
     }
     if (err instanceof PeerRefusedCertificateError) {
       let listed = false;
+      let reason: string | undefined;
       let why = 'our serial is not on its CRL';
       try {
-        listed = await isSerialOnPeerCrl({
+        const entry = await peerCrlEntry({
           peerName: name,
           endpoint: record.endpoint,
           caPem: record.caCertPem,
           serialHex: c.serial,
           timeoutMs: this.options.crlTimeoutMs,
         });
+        listed = entry !== null;
+        reason = entry?.reason;
       } catch (crlErr) {
         why = `its CRL could not be read: ${errorText(crlErr)}`;
+      }
+      if (listed && reason !== undefined && REPLACED_REASONS.has(reason)) {
+        // Our certificate was replaced (a renewal whose answer we never stored, or a
+        // re-enrollment elsewhere), not the grant revoked: degraded, and a re-enrollment mends it.
+        c.breaker.reset();
+        count('superseded');
+        const text = `our certificate (serial ${c.serial}) was superseded on ${name} (listed on its CRL as ${reason}): the grant may still be live, but this certificate no longer works; a re-enrollment is needed`;
+        const remediation = `ask ${name}'s admin for a re-enrollment token (\`mosaic federation grant token ${record.grantId} --reenroll\`), then \`mosaic federation peer remove ${name}\` and \`peer add\` with it`;
+        this.flush(name);
+        c.outage = null;
+        await this.write(name, () => this.deps.storage.peers.recordFailure(name, { error: printable(`${text} (${remediation})`, LAST_ERROR_MAX), state: 'degraded' }));
+        this.deps.logger.warn({ peer: name, serial: c.serial, reason }, `federation peer degraded: ${name} (our certificate was superseded; re-enrollment needed)`);
+        return codedError('PEER_REFUSED_CERT', `${name}: ${text}`, { remediation, cause: err });
       }
       if (listed) {
         // Revoked, not unreachable: no breaker count, no outage.

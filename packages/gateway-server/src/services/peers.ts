@@ -9,6 +9,7 @@ import {
   enrollWithPin,
   exportPrivateKeyPem,
   generateKeyPair,
+  parseEnrollmentUrl,
   parseOrThrow,
   previewPeerCa,
   sealText,
@@ -121,7 +122,9 @@ export class PeerService {
       });
     }
     const keyPem = await exportPrivateKeyPem(keys.privateKey);
-    const endpoint = new URL(input.enrollmentUrl).origin;
+    // where enrollment went: the origin and any path prefix the serving side is mounted under
+    // (`https://h/prefix`), which every later call (and the CRL) is sent under too
+    const endpoint = parseEnrollmentUrl(input.enrollmentUrl).baseUrl;
     // Prove the link before anything is stored: one `capabilities` call over mTLS with the new
     // certificate. If it fails nothing is kept — the key never reaches the store.
     const capabilities = await this.proveLink({ name, endpoint, caPem: enrolled.caPem, certPem: enrolled.certPem, keyPem, grantId: enrolled.grantId });

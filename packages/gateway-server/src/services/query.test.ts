@@ -96,6 +96,31 @@ describe('POST /api/admin/query (unit, one gateway and a scripted peer)', () => 
     expect(r.items).toEqual([{ id: 'h1', title: 'hit', _source: 'federated:fake', _score: 3 }]);
   });
 
+  it('holds a peer to the request: more rows than the limit, more hits than the limit, or a get answered with another id is PEER_RESPONSE_INVALID for that source', async () => {
+    const row = (i: number) => ({ id: `r${i}`, title: `t${i}` });
+    fake.behaviour = { kind: 'json', body: { items: Array.from({ length: 11 }, (_, i) => row(i)), nextCursor: null, _source: 'fake' } };
+    let r = await gw.admin.query({ verb: 'list', resource: 'notes', source: 'all', asUser: 'alice', limit: 10 });
+    expect(r.partial).toBe(true);
+    expect(r.items).toEqual([]);
+    expect(r.sources[1]).toMatchObject({ source: 'federated:fake', ok: false, error: { code: 'PEER_RESPONSE_INVALID', message: expect.stringContaining('at most 10 items') } });
+    // exactly the limit is fine
+    fake.behaviour = { kind: 'json', body: { items: Array.from({ length: 4 }, (_, i) => row(i)), nextCursor: null, _source: 'fake' } };
+    r = await gw.admin.query({ verb: 'list', resource: 'notes', source: 'federated:fake', limit: 4 });
+    expect(r).toMatchObject({ partial: false, sources: [{ ok: true }] });
+    expect(r.items).toHaveLength(4);
+    fake.behaviour = { kind: 'json', body: { hits: Array.from({ length: 3 }, (_, i) => ({ item: row(i), score: i })), _source: 'fake' } };
+    r = await gw.admin.query({ verb: 'search', resource: 'notes', query: 'q', source: 'federated:fake', limit: 2 });
+    expect(r).toMatchObject({ partial: true, items: [], sources: [{ ok: false, error: { code: 'PEER_RESPONSE_INVALID' } }] });
+    fake.behaviour = { kind: 'json', body: { item: row(7), _source: 'fake' } };
+    r = await gw.admin.query({ verb: 'get', resource: 'notes', id: 'asked-for', source: 'all', asUser: 'alice' });
+    expect(r.partial).toBe(true);
+    expect(r.items).toEqual([]);
+    expect(r.sources[1]).toMatchObject({ source: 'federated:fake', ok: false, error: { code: 'PEER_RESPONSE_INVALID', message: expect.stringContaining('asked-for') } });
+    fake.behaviour = { kind: 'json', body: { item: { id: 'asked-too', title: 'ok' }, _source: 'fake' } };
+    r = await gw.admin.query({ verb: 'get', resource: 'notes', id: 'asked-too', source: 'federated:fake' });
+    expect(r).toMatchObject({ partial: false, items: [{ id: 'asked-too', _source: 'federated:fake' }] });
+  });
+
   it('writes one audit row per query — verb query, the admin token, the user, a keyed hash (never the text), rows out, a trace id sent to the peer', async () => {
     fake.behaviour = { kind: 'json', body: { hits: [{ item: { id: 'h1', title: 'hit' }, score: 3 }], _source: 'fake' } };
     const marker = `needle-${Date.now()}`;

@@ -28,6 +28,7 @@ import {
   LOCAL_SOURCE,
   nativeVisibility,
   parseOrThrow,
+  PeerResponseInvalidError,
   PeerUnreachableError,
   printable,
   queryHash,
@@ -105,6 +106,11 @@ function outcomeOf(status: number): AuditOutcome {
   if (status === 429) return 'rate_limited';
   if (status >= 500) return 'error';
   return 'denied';
+}
+
+/** A peer's answer holds at most the rows asked for: more is a misbehaving peer, refused (PEER_RESPONSE_INVALID). */
+function overLimit(peer: string, count: number, limit: number | undefined, what: string): void {
+  if (limit !== undefined && count > limit) throw new PeerResponseInvalidError(peer, `asked for at most ${limit} ${what}, answered with ${count}`);
 }
 
 const ms = (since: number) => Math.round((performance.now() - since) * 1000) / 1000;
@@ -270,11 +276,16 @@ export class QueryService {
       let cached: boolean;
       if (input.verb === 'list') {
         const r = await this.deadline(peer.name, connections.list(peer, input.resource, { limit }, context));
+        overLimit(peer.name, r.body.items.length, limit, 'items');
         cached = r.cached;
         items = r.body.items.map((row) => tagged(row, source, { cached }));
       } else if (input.verb === 'get') {
         try {
           const r = await this.deadline(peer.name, connections.get(peer, input.resource, input.id, context));
+          // held to the request: the row asked for, not another one
+          if (r.body.item.id !== input.id) {
+            throw new PeerResponseInvalidError(peer.name, `asked for id ${quoteForDisplay(input.id)}, answered with id ${quoteForDisplay(r.body.item.id)}`);
+          }
           cached = r.cached;
           items = [tagged(r.body.item, source, { cached })];
         } catch (err) {
@@ -286,6 +297,7 @@ export class QueryService {
         }
       } else {
         const r = await this.deadline(peer.name, connections.search(peer, input.resource, input.query, limit === undefined ? {} : { limit }, context));
+        overLimit(peer.name, r.body.hits.length, limit, 'hits');
         cached = false;
         items = r.body.hits.map((h) => tagged(h.item, source, { score: h.score }));
       }

@@ -32,6 +32,7 @@ import {
   isMosaicError,
   MosaicError,
   normaliseSerialHex,
+  openText,
   parseCsr,
   PeerResponseInvalidError,
   pinsEqual,
@@ -73,6 +74,13 @@ export interface RenewalOptions {
   claimMs?: number;
   /** Time limit of the `renew` call (15 s). */
   timeoutMs?: number;
+  /**
+   * Tries of one renewal, with the same key and CSR, when its answer may have been lost after
+   * the serving side committed it — timeout, reset, 502/503/504, or our store failed (3).
+   */
+  tries?: number;
+  /** The wait before the second try; doubled for each further one (250 ms). */
+  tryBackoffMs?: number;
   /** Clock, ms since the epoch. */
   now?: () => number;
   /** Jitter source in [0, 1) (Math.random). */
@@ -131,6 +139,8 @@ export class PeerRenewal {
       retryMaxMs: o.retryMaxMs ?? 60 * MINUTE,
       claimMs: o.claimMs ?? 2 * MINUTE,
       timeoutMs: o.timeoutMs ?? 15_000,
+      tries: Math.max(1, o.tries ?? 3),
+      tryBackoffMs: o.tryBackoffMs ?? 250,
     };
   }
 
@@ -181,10 +191,35 @@ export class PeerRenewal {
     });
     if (claimed === null) return { kind: 'claimed_elsewhere' };
     const by = options.manual ? 'admin' : 'job';
+    // The answer of a renewal can be lost after the serving side committed it (it then honours
+    // only the new certificate, and revokes ours 10 minutes later): every try of this renewal —
+    // the quick ones below, and a later one after a crash — sends the same key and CSR, and
+    // the serving side answers a repeated CSR from the superseded certificate with the
+    // certificate it issued.
+    for (let tryNo = 1; ; tryNo++) {
+      const r = await this.attemptOnce(claimed, token, options, by, started, tryNo < this.options.tries);
+      if (r.kind !== 'retry') return r;
+      logger.info({ peer: name, try: tryNo, err: errorText(r.error) }, `peer certificate renewal: the answer may be lost, asking again with the same key (${name})`);
+      await sleep(this.options.tryBackoffMs * 2 ** (tryNo - 1));
+    }
+  }
+
+  /** One try of a claimed renewal; `retry` when the caller may try again at once (same key and CSR). */
+  private async attemptOnce(
+    claimed: PeerRecord,
+    token: string,
+    options: { actor: Actor; manual: boolean },
+    by: string,
+    started: number,
+    mayRetry: boolean,
+  ): Promise<{ kind: 'renewed'; record: PeerRecord } | { kind: 'not_due'; error: Error } | { kind: 'failed'; error: Error } | { kind: 'retry'; error: unknown }> {
+    const { storage, logger } = this.deps;
+    const name = claimed.name;
     let renewed: Renewed;
     try {
-      renewed = await this.obtain(claimed);
+      renewed = await this.obtain(claimed, await this.pendingKey(claimed, token));
     } catch (err) {
+      if (mayRetry && answerMayBeLost(err)) return { kind: 'retry', error: err };
       if (err instanceof FederationRequestError && err.code === 'RENEWAL_NOT_DUE') {
         // Not a failure: the serving side (whose clock decides) says later. The job looks again
         // after its usual backoff; a person is told.
@@ -249,6 +284,7 @@ export class PeerRenewal {
         return done;
       });
     } catch (err) {
+      if (mayRetry) return { kind: 'retry', error: err };
       await storage.peers.releaseRenewal(name, token).catch(() => undefined);
       throw err;
     }
@@ -276,11 +312,37 @@ export class PeerRenewal {
     return { kind: 'renewed', record: stored };
   }
 
-  /** Key, CSR, `renew` over mTLS with the current certificate, and the answer verified. */
-  private async obtain(record: PeerRecord): Promise<Renewed> {
+  /**
+   * The key and CSR of this renewal: the ones kept for the certificate being renewed (a try
+   * before this one, maybe by a process that died, may have been answered and the answer
+   * lost), or new ones — kept, sealed, before they are sent.
+   */
+  private async pendingKey(record: PeerRecord, token: string): Promise<PendingKey> {
+    const { storage, sealKey, logger } = this.deps;
     const name = record.name;
+    const current = await storage.peers.get(name);
+    const kept = current?.renewalPending ?? null;
+    if (kept !== null) {
+      try {
+        const p = JSON.parse(openText(sealKey, kept, { recordId: pendingRecordId(name) }).toString('utf8')) as Partial<PendingKey> & { serial?: unknown };
+        if (p.serial === record.certSerial && typeof p.keyPem === 'string' && typeof p.csrPem === 'string') return { keyPem: p.keyPem, csrPem: p.csrPem };
+      } catch (err) {
+        logger.warn({ peer: name, err: errorText(err) }, 'the kept renewal key could not be opened; a new one is made');
+      }
+    }
     const keys = await generateKeyPair({ extractable: true });
-    const csrPem = await createCsr({ keys });
+    const pending = { keyPem: await exportPrivateKeyPem(keys.privateKey), csrPem: await createCsr({ keys }) };
+    const sealed = sealText(sealKey, JSON.stringify({ serial: record.certSerial, ...pending }), { recordId: pendingRecordId(name) });
+    if (!(await storage.peers.setRenewalPending(name, token, sealed))) {
+      throw codedError('RENEWAL_IN_PROGRESS', `${name}: the claim on this renewal was lost (it took longer than its lease); nothing was sent`);
+    }
+    return pending;
+  }
+
+  /** `renew` over mTLS with the current certificate and the pending CSR, and the answer verified. */
+  private async obtain(record: PeerRecord, pending: PendingKey): Promise<Renewed> {
+    const name = record.name;
+    const { csrPem, keyPem } = pending;
     const csrPin = spkiPinFromSpki(parseCsr(csrPem).spki);
     const root = this.deps.tracing?.startServerSpan('peer renew', null, { peer: name });
     const span = root === undefined ? undefined : this.deps.tracing?.startClientSpan('federation renew', root, { peer: name });
@@ -319,7 +381,6 @@ export class PeerRenewal {
     const cert = new X509Certificate(answer.certPem);
     const serial = normaliseSerialHex(cert.serialNumber);
     if (serial === undefined || serial === record.certSerial) throw new PeerResponseInvalidError(name, 'the renewed certificate does not have a new serial');
-    const keyPem = await exportPrivateKeyPem(keys.privateKey);
     return {
       certPem: answer.certPem,
       keyPem,
@@ -426,6 +487,30 @@ export class PeerRenewal {
     await Promise.race([this.running.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
   }
+}
+
+/** The key and CSR of a renewal in progress. */
+interface PendingKey {
+  keyPem: string;
+  csrPem: string;
+}
+
+/** The seal binding of a peer's pending renewal key (not interchangeable with its live key's). */
+function pendingRecordId(name: string): string {
+  return `${peerKeyRecordId(name)}/renewal-pending`;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Whether a failed `renew` may have been committed by the serving side with its answer lost:
+ * the connection failed or timed out (after the request may have arrived), or the answer was
+ * 502/503/504 (a proxy, or work's audit spool failing after the commit). A refusal (4xx), a
+ * 500 or an answer we reject is final for this renewal.
+ */
+function answerMayBeLost(err: unknown): boolean {
+  if (err instanceof FederationRequestError) return err.status === 502 || err.status === 503 || err.status === 504;
+  return isMosaicError(err) && (err.code === 'PEER_UNREACHABLE' || err.code === 'PEER_REFUSED_CERT');
 }
 
 interface Renewed {

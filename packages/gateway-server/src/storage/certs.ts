@@ -21,6 +21,8 @@ export interface IssuedCertRecord {
   /** When it is (or will be) revoked. */
   readonly revokedAt: Timestamp | null;
   readonly revokeReason: RevocationReasonName | null;
+  /** The certificate (PEM), when it was kept (migration 3 on). */
+  readonly certPem: string | null;
 }
 
 /** Input of {@link IssuedCertsRepository.record}. */
@@ -31,6 +33,8 @@ export interface NewIssuedCert {
   readonly notAfter: TimeInput;
   /** Default: now. */
   readonly issuedAt?: TimeInput;
+  /** The certificate (PEM): kept so that a renewal whose answer was lost can be answered again. */
+  readonly certPem?: string;
 }
 
 /** Options of the revoke operations. */
@@ -69,6 +73,7 @@ const toCert = (r: IssuedCertsTable): IssuedCertRecord => ({
   issuedAt: r.issued_at,
   revokedAt: r.revoked_at,
   revokeReason: r.revoke_reason as RevocationReasonName | null,
+  certPem: r.cert_pem ?? null,
 });
 
 /** Issued certificates. */
@@ -93,6 +98,7 @@ export class IssuedCertsRepository {
         issued_at: input.issuedAt === undefined ? nowTs(this.#ctx) : toTimestamp(input.issuedAt),
         revoked_at: null,
         revoke_reason: null,
+        cert_pem: input.certPem ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();

@@ -255,10 +255,23 @@ async function peerRenewal(db: Kysely<unknown>, engine: Engine): Promise<void> {
   await db.schema.alterTable('peers').addColumn('renewal_claimed_until', t.text).execute();
 }
 
+/**
+ * Idempotent renewal: the serving side keeps each issued certificate's PEM (so a renewal whose
+ * answer was lost can be answered again with the same certificate), and the requesting side
+ * keeps the sealed key and CSR of a renewal in progress (so a retry, even after a crash, asks
+ * with the same key).
+ */
+async function renewalIdempotency(db: Kysely<unknown>, engine: Engine): Promise<void> {
+  const t = columnTypes(engine);
+  await db.schema.alterTable('issued_certs').addColumn('cert_pem', t.text).execute();
+  await db.schema.alterTable('peers').addColumn('renewal_pending', t.text).execute();
+}
+
 /** Every migration, in order. Append only: never edit one that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: initial },
   { version: 2, name: 'peer_renewal', up: peerRenewal },
+  { version: 3, name: 'renewal_idempotency', up: renewalIdempotency },
 ];
 
 /** The schema version this code writes. */

@@ -42,6 +42,8 @@ export interface PeerRecord {
   readonly renewalFailures: number;
   /** The renewal job does not try before this (a jittered retry, or a certificate renewal cannot extend). */
   readonly renewalRetryAt: Timestamp | null;
+  /** A renewal in progress: its key and CSR, sealed (see `PeersTable.renewal_pending`), or null. */
+  readonly renewalPending: string | null;
 }
 
 /** Input of {@link PeersRepository.insert}. */
@@ -98,6 +100,7 @@ const toPeer = (r: PeersTable): PeerRecord => ({
   renewalFailedSince: r.renewal_failed_since,
   renewalFailures: Number(r.renewal_failures),
   renewalRetryAt: r.renewal_retry_at,
+  renewalPending: r.renewal_pending ?? null,
 });
 
 function notFound(name: string): Error {
@@ -148,6 +151,7 @@ export class PeersRepository {
         renewal_retry_at: null,
         renewal_claim: null,
         renewal_claimed_until: null,
+        renewal_pending: null,
       })
       .onConflict((oc) => oc.column('name').doNothing())
       .returningAll()
@@ -235,6 +239,7 @@ export class PeersRepository {
       cert_serial: canonicalSerial(cert.certSerial),
       cert_not_before: toTimestamp(cert.certNotBefore),
       cert_not_after: toTimestamp(cert.certNotAfter),
+      renewal_pending: null,
       updated_at: at === undefined ? nowTs(this.#ctx) : toTimestamp(at),
     });
   }
@@ -283,6 +288,7 @@ export class PeersRepository {
         renewal_retry_at: cert.retryAt == null ? null : toTimestamp(cert.retryAt),
         renewal_claim: null,
         renewal_claimed_until: null,
+        renewal_pending: null,
         updated_at: ts,
       }))
       .where('name', '=', name)
@@ -317,6 +323,22 @@ export class PeersRepository {
       .returningAll()
       .executeTakeFirst();
     return row === undefined ? null : toPeer(row);
+  }
+
+  /**
+   * Keep the key and CSR of the renewal `token` holds (sealed by the caller) until it is stored:
+   * a retry — even by another process after a crash — sends the same CSR.
+   * @returns whether `token` still holds the claim (nothing written otherwise)
+   */
+  async setRenewalPending(name: string, token: string, pending: string | null): Promise<boolean> {
+    const rows = await this.#db
+      .updateTable('peers')
+      .set({ renewal_pending: pending })
+      .where('name', '=', name)
+      .where('renewal_claim', '=', token)
+      .returning('name')
+      .execute();
+    return rows.length > 0;
   }
 
   /** Drop the claim without a verdict (renewal was not due after all); the job waits until `retryAt` when given. */

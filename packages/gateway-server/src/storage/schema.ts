@@ -99,6 +99,8 @@ export interface IssuedCertsTable {
   revoked_at: Timestamp | null;
   /** An RFC 5280 reason name (`superseded`, `privilegeWithdrawn`, …). */
   revoke_reason: string | null;
+  /** The certificate itself (migration 3; null for ones issued before): a lost renewal answer is sent again. */
+  cert_pem: string | null;
 }
 
 /** Requesting side: a remote gateway this one reads from, through a grant there. */
@@ -137,6 +139,12 @@ export interface PeersTable {
   /** A renewal in progress somewhere (a replica, the job or `peer renew`): its claim token and lease end. */
   renewal_claim: string | null;
   renewal_claimed_until: Timestamp | null;
+  /**
+   * A renewal in progress (migration 3): the sealed `{ serial, keyPem, csrPem }` of the key and
+   * CSR sent to renew `serial`, kept until the renewal is stored, so a retry sends the same CSR
+   * and the serving side can answer with the certificate it already issued.
+   */
+  renewal_pending: string | null;
 }
 
 /**

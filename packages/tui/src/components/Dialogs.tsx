@@ -1,8 +1,10 @@
 /** Small overlays: yes/no and typed confirmations, and the help list. */
 import { Box, Text } from 'ink';
+import { escapeText } from '../lib/text.js';
 import { useTone } from '../lib/theme.js';
 import { Panel } from './Chrome.js';
 
+/** A yes/no or typed confirmation; `error` may quote a gateway's answer, so it is drawn escaped (the other texts are the caller's to escape). */
 export function ConfirmBox(props: { title: string; lines: string[]; prompt: string; typed?: string | undefined; width: number; error?: string | null | undefined }) {
   const tone = useTone();
   return (
@@ -21,7 +23,7 @@ export function ConfirmBox(props: { title: string; lines: string[]; prompt: stri
       {props.error ? (
         <Text color={tone('red')} wrap="truncate-end">
           {' '}
-          {props.error}
+          {escapeText(props.error)}
         </Text>
       ) : null}
     </Panel>

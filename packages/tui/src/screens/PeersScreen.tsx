@@ -3,7 +3,8 @@
  * actions renew (r), remove (d, asks first), add (a), details (Enter).
  */
 import { useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from '../lib/keys.js';
 import type { Peer } from '@mosaic/federation-core';
 import { useSyncState, type Poll } from '../hooks/usePoll.js';
 import { errorText, type AdminApi } from '../lib/api.js';
@@ -16,6 +17,8 @@ import type { Flash } from './types.js';
 
 export const PEERS_KEYS = '↑↓ select  enter details  r renew  a add  d remove  1-3 tabs  g gateway  ? help  q quit';
 
+type View = { mode: 'list' | 'details' | 'add' } | { mode: 'remove'; name: string };
+
 export function PeersScreen(props: {
   api: AdminApi;
   peers: Poll<Peer[]>;
@@ -27,43 +30,47 @@ export function PeersScreen(props: {
   setCaptured: (captured: boolean) => void;
 }) {
   const [selected, setSelected, selectedRef] = useSyncState(0);
-  const [mode, setMode] = useState<'list' | 'details' | 'remove' | 'add'>('list');
+  // `remove` remembers the peer's name, not its row: the list refreshes under the dialog
+  const [view, setView, viewRef] = useSyncState<View>({ mode: 'list' });
+  const mode = view.mode;
   const [busy, setBusy] = useState(false);
   const peers = props.peers.data ?? [];
   const sel = Math.min(selected, Math.max(0, peers.length - 1));
   const peer = peers[sel];
   const current = () => peers[Math.min(selectedRef.current, Math.max(0, peers.length - 1))];
 
-  const go = (next: typeof mode) => {
-    setMode(next);
-    props.setCaptured(next === 'remove' || next === 'add');
+  const go = (next: View) => {
+    setView(next);
+    props.setCaptured(next.mode === 'remove' || next.mode === 'add');
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
       const peer = current();
-      if (mode === 'remove') {
-        if (input === 'y' && peer) {
-          go('list');
+      const cur = viewRef.current;
+      if (cur.mode === 'remove') {
+        if (input === 'y') {
+          const name = cur.name;
+          go({ mode: 'list' });
           setBusy(true);
           props
-            .api.removePeer(peer.name)
-            .then(() => props.flash({ text: `✔ removed peer ${escapeText(peer.name)}: its key and certificate are gone`, tone: 'green' }))
-            .catch((err: unknown) => props.flash({ text: `✖ remove ${escapeText(peer.name)}: ${escapeText(errorText(err))}`, tone: 'red' }))
+            .api.removePeer(name)
+            .then(() => props.flash({ text: `✔ removed peer ${escapeText(name)}: its key and certificate are gone`, tone: 'green' }))
+            .catch((err: unknown) => props.flash({ text: `✖ remove ${escapeText(name)}: ${escapeText(errorText(err))}`, tone: 'red' }))
             .finally(() => {
               setBusy(false);
               props.peers.refresh();
             });
-        } else if (input === 'n' || key.escape) go('list');
+        } else if (input === 'n' || key.escape) go({ mode: 'list' });
         return;
       }
-      if (mode === 'add') return;
-      if (key.escape && mode === 'details') return go('list');
+      if (cur.mode === 'add') return;
+      if (key.escape && cur.mode === 'details') return go({ mode: 'list' });
       if (key.upArrow || input === 'k') setSelected((s) => Math.max(0, Math.min(s, peers.length - 1) - 1));
       else if (key.downArrow || input === 'j') setSelected((s) => Math.max(0, Math.min(peers.length - 1, s + 1)));
-      else if (key.return && peer) go(mode === 'details' ? 'list' : 'details');
-      else if (input === 'a') go('add');
-      else if (input === 'd' && peer) go('remove');
+      else if (key.return && peer) go({ mode: cur.mode === 'details' ? 'list' : 'details' });
+      else if (input === 'a') go({ mode: 'add' });
+      else if (input === 'd' && peer) go({ mode: 'remove', name: peer.name });
       else if (input === 'r' && peer && !busy) {
         setBusy(true);
         props.flash({ text: `renewing ${escapeText(peer.name)}…`, tone: 'yellow' });
@@ -88,7 +95,7 @@ export function PeersScreen(props: {
         taken={new Set(peers.map((p) => p.name))}
         active={props.active}
         onDone={(added) => {
-          go('list');
+          go({ mode: 'list' });
           if (added) {
             props.flash({ text: `✔ peer ${escapeText(added.name)} is ${added.state}`, tone: 'green' });
             props.peers.refresh();
@@ -104,9 +111,9 @@ export function PeersScreen(props: {
       <Panel title={`Peers (reads from) · ${peers.length}`} width={props.width} height={tableHeight}>
         {props.peers.loading ? <Text> loading…</Text> : <PeerTable peers={peers} selected={sel} width={props.width} height={tableHeight - 3} now={props.now} />}
       </Panel>
-      {mode === 'remove' && peer ? (
+      {view.mode === 'remove' ? (
         <ConfirmBox
-          title={`Remove peer ${escapeText(peer.name)}?`}
+          title={`Remove peer ${escapeText(view.name)}?`}
           width={props.width}
           lines={['Its private key and certificate are deleted here; the grant on the other side stays until its admin revokes it.']}
           prompt="Remove it? y / n"
