@@ -22,7 +22,7 @@ function start(api: FakeApi, size = { columns: 100, rows: 30 }, extra: Partial<P
   const r = render(<App targets={targets} clientFor={() => api} color={false} size={size} now={NOW} pollMs={50} {...extra} />);
   unmounts.push(r.unmount);
   const frame = () => r.lastFrame() ?? '';
-  const until = async (pattern: RegExp | string, ms = 2000) => {
+  const until = async (pattern: RegExp | string, ms = 5000) => {
     const end = Date.now() + ms;
     for (;;) {
       const f = frame();
@@ -100,6 +100,21 @@ describe('Peers', () => {
     await t.press('y');
     await t.until('removed peer lab');
     expect(api.calls).toContainEqual(['removePeer', 'lab']);
+  });
+
+  it('d remembers the peer by name: y removes that peer even after the list reorders under the dialog', async () => {
+    const api = fakeApi({ peers: [peer({ name: 'A' }), peer({ name: 'B' }), peer({ name: 'C' })] });
+    const t = start(api);
+    await t.until(/▶A\s+active/);
+    await t.press(DOWN, 'd');
+    await t.until('Remove peer B?');
+    // the 2 s refresh (50 ms here) brings the list back in another order: row 2 is now A
+    api.peers = [peer({ name: 'B' }), peer({ name: 'A' }), peer({ name: 'C' })];
+    await t.until(/B\s+active[\s\S]*▶A\s+active/);
+    expect(t.frame()).toContain('Remove peer B?');
+    await t.press('y');
+    await t.until('removed peer B');
+    expect(api.calls.filter(([c]) => c === 'removePeer')).toEqual([['removePeer', 'B']]);
   });
 
   it('a: the add-peer form compares the pins and enrolls only on a match', async () => {

@@ -4,7 +4,8 @@
  * the polling keep running while another tab is shown.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text, useApp, useInput, useWindowSize } from 'ink';
+import { Box, Text, useApp, useWindowSize } from 'ink';
+import { useKeys } from './lib/keys.js';
 import { useConnection, useGrantActivity, useGrants, usePeers } from './hooks/data.js';
 import { useAuditTail } from './hooks/useAuditTail.js';
 import { useNow, useSyncState } from './hooks/usePoll.js';
@@ -100,7 +101,7 @@ function Shell(props: { api: AdminApi; target: GatewayTarget; targets: GatewayTa
     grants.refresh();
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.ctrl && input === 'c') {
         props.app.onInterrupt?.();

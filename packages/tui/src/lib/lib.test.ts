@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkDraft, draftFromScope, fieldsOf, scopeInput, toggle, withText } from './editor.js';
 import { Ring } from './ring.js';
+import { splitKeys } from './keys.js';
 import { AuditTailModel, parseFilter } from './tail.js';
 import { countdown, escapeText, fit, groupPin } from './text.js';
 import { auditRow, grant, NOW } from '../test-support/fake.js';
@@ -118,5 +119,22 @@ describe('grant editor model', () => {
     d = withText(d, { id: 'teams:tasks', kind: 'teams', resource: 'tasks' }, 'none');
     d = toggle(d, { id: 'personal:notes', kind: 'personal', resource: 'notes' });
     expect(checkDraft(d, g.scope).scope?.filters).toEqual({ tasks: { include_teams: [], include_personal: true }, notes: { include_personal: false } });
+  });
+});
+
+describe('splitKeys: several keys in one read', () => {
+  const plain = {} as Parameters<typeof splitKeys>[1];
+  it('splits typed text and the Enter that came with it, so a field commits whatever the timing', () => {
+    expect(splitKeys('50\r', plain)).toEqual([
+      { input: '50', key: plain },
+      { input: '', key: { return: true } },
+    ]);
+    expect(splitKeys('a\r\nb\n', plain).map((k) => (k.key.return ? '⏎' : k.input))).toEqual(['a', '⏎', 'b', '⏎']);
+  });
+  it('leaves a single key and a plain chunk alone', () => {
+    expect(splitKeys('x', plain)).toEqual([{ input: 'x', key: plain }]);
+    expect(splitKeys('abc', plain)).toEqual([{ input: 'abc', key: plain }]);
+    const enter = { return: true } as Parameters<typeof splitKeys>[1];
+    expect(splitKeys('\r', enter)).toEqual([{ input: '\r', key: enter }]);
   });
 });

@@ -5,7 +5,8 @@
  * or your explicit "yes, it matches" when comparing by eye — lets the enrollment go ahead.
  */
 import { useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from '../lib/keys.js';
 import { canonicalCaPin, enrollmentUrlProblem, redactEnrollmentUrl } from '@mosaic/federation-core/admin-client';
 import type { Peer, PeerPreview } from '@mosaic/federation-core';
 import { errorText, type AdminApi } from '../lib/api.js';
@@ -45,7 +46,7 @@ export function AddPeerForm(props: { api: AdminApi; width: number; taken: Readon
       });
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.escape) return props.onDone(null);
       if (step === 'url') {

@@ -3,7 +3,8 @@
  * and are counted), ↑↓ scroll back (which pauses), `/` filters, Enter shows a row in full.
  */
 import { useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from '../lib/keys.js';
 import type { AuditTail } from '../hooks/useAuditTail.js';
 import { editLine } from '../lib/input.js';
 import { isEmptyFilter, parseFilter, type TailRow } from '../lib/tail.js';
@@ -36,7 +37,7 @@ export function AuditScreen(props: { tail: AuditTail; active: boolean; width: nu
   const selectedIndex = rows.length === 0 ? null : rows.length - 1 - (sel - skip);
   const selected = selectedIndex === null ? undefined : rows[selectedIndex];
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (detail !== null) {
         if (key.escape || key.return) setDetail(null);

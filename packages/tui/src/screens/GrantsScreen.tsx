@@ -4,7 +4,8 @@
  * (typed confirmation), t issues an enrollment token, e explains a resource row by row.
  */
 import { useMemo, useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
+import { useKeys } from '../lib/keys.js';
 import { RESOURCES, type ExplainResponse, type Grant, type Resource, type TokenResponse } from '@mosaic/federation-core';
 import type { GrantActivity } from '../hooks/data.js';
 import { useSyncState, type Poll } from '../hooks/usePoll.js';
@@ -42,7 +43,7 @@ export function GrantsScreen(props: {
     props.setKeys(g === null ? null : EDITOR_KEYS);
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.upArrow || input === 'k') setSelected((s) => Math.max(0, Math.min(s, grants.length - 1) - 1));
       else if (key.downArrow || input === 'j') setSelected((s) => Math.max(0, Math.min(grants.length - 1, s + 1)));
@@ -103,7 +104,7 @@ export function GrantEditor(props: { api: AdminApi; grant: Grant; width: number;
       .catch((err: unknown) => setSub((s) => (s.kind === 'explain' && s.resource === resource ? { ...s, error: errorText(err) } : s)));
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (busy) return;
       const fs = fieldsOf(draftRef.current);
