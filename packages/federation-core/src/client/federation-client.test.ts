@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMosaicIdentity } from '../pki/index.js';
 import { makeClientCert, makeServerCert, makeTestCa, randomGrantId, type TestClientCert } from '../test-support/pki.js';
-import { federationUrl, FederationClient } from './federation-client.js';
+import { federationUrl, FederationClient, parseHttpDate } from './federation-client.js';
 import { FederationRequestError } from './errors.js';
 import { CircuitOpenError } from './breaker.js';
 import { ResponseCache } from './cache.js';
@@ -120,6 +120,8 @@ describe('FederationClient over real mTLS', () => {
     expect(list.body.items.map((i) => i.id)).toEqual(['for-alice', 'limit-5']);
     expect(list.cached).toBe(false);
     expect(list.requestId).toBe('srv-1');
+    // the peer's clock, from its Date header (1 s resolution)
+    expect(Math.abs(list.serverDate! - Date.now())).toBeLessThan(3_000);
     expect((await client.get('tasks', 't/1')).body.item.id).toBe('t/1');
     expect((await client.search('tasks', 'ship')).body.hits[0]!.score).toBe(1.5);
     for (let i = 0; i < 10; i++) await client.search('tasks', 'again');
@@ -134,6 +136,7 @@ describe('FederationClient over real mTLS', () => {
     await client.list('tasks', { limit: 5 });
     const again = await client.list('tasks', { limit: 5 });
     expect(again.cached).toBe(true);
+    expect(again.serverDate).toEqual(expect.any(Number)); // the cached (past) reading
     expect((await client.list('tasks', { limit: 6 })).cached).toBe(false); // other parameters, other key
     await client.get('tasks', 't/1');
     expect((await client.get('tasks', 't/1')).cached).toBe(true);
@@ -314,6 +317,12 @@ describe('FederationClient over real mTLS', () => {
 });
 
 describe('a peer mounted under a path prefix (as its enrollment URL gave it)', () => {
+  it('parseHttpDate reads an HTTP date; absent or unreadable is null', () => {
+    expect(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT')).toBe(Date.UTC(1994, 10, 6, 8, 49, 37));
+    expect(parseHttpDate(null)).toBeNull();
+    expect(parseHttpDate('not a date')).toBeNull();
+  });
+
   it('federationUrl keeps the prefix, with or without a trailing slash, and a prefix never names another host', () => {
     expect(federationUrl(new URL('https://h/prefix'), '/list/x').href).toBe('https://h/prefix/api/federation/v1/list/x');
     expect(federationUrl(new URL('https://h:8443/a/b/'), '/crl').href).toBe('https://h:8443/a/b/api/federation/v1/crl');

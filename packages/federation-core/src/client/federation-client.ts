@@ -68,6 +68,12 @@ export interface VerbResult<T> {
   status: number;
   requestId: string | null;
   latencyMs: number;
+  /**
+   * The peer's clock when it answered (ms since the epoch, from its `Date` header; 1 s
+   * resolution), or null when the header is absent or unreadable. A cached result keeps the
+   * reading of the call that filled the cache: a past reading, not one to judge skew by.
+   */
+  serverDate: number | null;
 }
 
 export interface ListOptions {
@@ -264,7 +270,7 @@ export class FederationClient {
       const first = parsed.error.issues[0];
       throw new PeerResponseInvalidError(this.peerName, `the answer does not fit the protocol (${first ? `${first.path.join('.') || '(root)'}: ${first.message}` : 'schema'})`);
     }
-    return { body: parsed.data, cached: false, status: res.statusCode, requestId, latencyMs };
+    return { body: parsed.data, cached: false, status: res.statusCode, requestId, latencyMs, serverDate: parseHttpDate(headerString(res.headers.date)) };
   }
 
   private mapErrorAnswer(res: Dispatcher.ResponseData, text: string, requestId: string | null): Error {
@@ -372,6 +378,13 @@ export function printable(text: string, max = 300): string {
 function pathSegment(value: string): string {
   if (value === '.' || value === '..' || value === '') throw new TypeError(`"${value}" cannot be used as a resource or id in a request path`);
   return encodeURIComponent(value);
+}
+
+/** An HTTP `Date` header as ms since the epoch, or null when absent or unreadable. */
+export function parseHttpDate(value: string | null): number | null {
+  if (value === null) return null;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
 }
 
 function headerString(value: string | string[] | undefined): string | null {

@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics.js';
 import type { MasterSecretSource } from '../secrets/index.js';
 import type { AuditWriter } from '../services/audit.js';
 import type { GrantService } from '../services/grants.js';
-import type { PeerConnections } from '../services/peer-connections.js';
+import { clockSkewCheck, type PeerConnections } from '../services/peer-connections.js';
 import { renewalDueAt, type PeerService } from '../services/peers.js';
 import type { QueryService } from '../services/query.js';
 import { renewalCheck } from '../services/renewal.js';
@@ -182,6 +182,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
             ? 'is the peer gateway running and reachable from here? `mosaic federation status` shows the last error; calls resume by themselves once it answers'
             : null,
       );
+      if (peerList.length > 0) add(...clockSkewCheck(peerList.map((p) => ({ name: p.name, clockSkewMs: deps.connections.health(p.name).clockSkewMs }))));
     }
     add(...renewalCheck(await storage.peers.list(), Date.now()));
     if (deps.redis) {

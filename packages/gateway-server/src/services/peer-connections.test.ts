@@ -8,7 +8,7 @@ import { generateMasterSecret, parseMasterSecret, SealKey, sealText } from '@mos
 import { startFakePeer, type FakePeer } from '../test-support/fake-peer.js';
 import { cleanupTestGateways, startTestGateway, type TestGateway } from '../test-support/gateway.js';
 import { PeerClients } from './peer-clients.js';
-import { PeerConnections } from './peer-connections.js';
+import { clockSkewCheck, PeerConnections } from './peer-connections.js';
 import { peerKeyRecordId } from './peers.js';
 import type { PeerRecord } from '../storage/index.js';
 
@@ -49,6 +49,7 @@ describe('PeerConnections', () => {
     await fake.insertPeer(gw.gateway.storage, sealKey, { name, localUserId: 'alice' });
     fake.behaviour = LIST(['r1']);
     fake.crlSerials = [];
+    fake.clockOffsetMs = 0;
   });
   afterEach(async () => connections.close());
 
@@ -190,5 +191,57 @@ describe('PeerConnections', () => {
     await connections.invalidate(name);
     expect(connections.circuit(name)).toBe('closed');
     expect((await connections.list(rec, 'tasks')).cached).toBe(false);
+  });
+
+  it('clock skew: read from the Date header of non-cached successful calls; ahead, behind, within the header resolution', async () => {
+    const rec = await record();
+    expect(connections.health(name).clockSkewMs).toBeNull();
+    fake.clockOffsetMs = 7 * 60_000;
+    await connections.list(rec, 'tasks');
+    expect(connections.health(name).clockSkewMs).toBeGreaterThan(7 * 60_000 - 3_000);
+    expect(connections.health(name).clockSkewMs).toBeLessThan(7 * 60_000 + 3_000);
+    // a cached answer is a past reading: ignored
+    fake.clockOffsetMs = -90_000;
+    expect((await connections.list(rec, 'tasks')).cached).toBe(true);
+    expect(connections.health(name).clockSkewMs).toBeGreaterThan(6 * 60_000);
+    await connections.list(rec, 'tasks', { limit: 3 });
+    expect(connections.health(name).clockSkewMs).toBeGreaterThan(-93_000);
+    expect(connections.health(name).clockSkewMs).toBeLessThan(-87_000);
+    // a failed call keeps the last reading
+    fake.clockOffsetMs = 0;
+    fake.behaviour = { kind: 'json', status: 404, body: { error: { code: 'NOT_FOUND', message: 'no row', requestId: 'x' } } };
+    await expect(connections.get(rec, 'tasks', 'nope')).rejects.toMatchObject({ status: 404 });
+    expect(connections.health(name).clockSkewMs).toBeLessThan(-87_000);
+    fake.behaviour = LIST(['r1']);
+    await connections.list(rec, 'tasks', { limit: 4 });
+    expect(connections.health(name).clockSkewMs).toBe(0);
+  });
+
+  it('clockSkewCheck: green within 60 s or with no reading, yellow over 60 s, red over 5 min, naming the peer', () => {
+    expect(clockSkewCheck([{ name: 'a', clockSkewMs: null }])).toEqual(['peers.clock_skew', 'green', 'no peer reading yet', null]);
+    expect(clockSkewCheck([{ name: 'a', clockSkewMs: 0 }, { name: 'b', clockSkewMs: -59_000 }, { name: 'c', clockSkewMs: null }])).toEqual(['peers.clock_skew', 'green', '2 peers within 60 s', null]);
+    const yellow = clockSkewCheck([{ name: 'work', clockSkewMs: -120_000 }]);
+    expect(yellow.slice(0, 3)).toEqual(['peers.clock_skew', 'yellow', 'work is 2 min behind']);
+    expect(yellow[3]).toMatch(/chrony/);
+    const red = clockSkewCheck([{ name: 'a', clockSkewMs: 80_000 }, { name: 'work', clockSkewMs: 7 * 60_000 }]);
+    expect(red[1]).toBe('red');
+    expect(red[2]).toMatch(/^work is 7 min ahead; a is 80 s ahead/);
+  });
+
+  it('doctor peers.clock_skew on a real gateway: yellow at +2 min, red at +10 min, green at 0', async () => {
+    const rec = await record();
+    const skewCheck = async () => (await gw.admin.doctor()).checks.find((c) => c.id === 'peers.clock_skew');
+    expect(await skewCheck()).toMatchObject({ status: 'green', message: 'no peer reading yet', remediation: null });
+    fake.clockOffsetMs = 2 * 60_000;
+    fake.behaviour = { kind: 'json', body: { hits: [], _source: 'fake' } };
+    await gw.gateway.connections.search(rec, 'tasks', 'a');
+    expect(await skewCheck()).toMatchObject({ status: 'yellow', message: `${name} is 2 min ahead`, remediation: expect.stringContaining('sync this host') });
+    fake.clockOffsetMs = 10 * 60_000;
+    await gw.gateway.connections.search(rec, 'tasks', 'b');
+    expect(await skewCheck()).toMatchObject({ status: 'red', message: expect.stringContaining(`${name} is 10 min ahead`) });
+    fake.clockOffsetMs = 0;
+    await gw.gateway.connections.search(rec, 'tasks', 'c');
+    expect(await skewCheck()).toMatchObject({ status: 'green', message: '1 peer within 60 s', remediation: null });
+    await gw.gateway.connections.invalidate(name);
   });
 });

@@ -88,6 +88,46 @@ export interface PeerLinkHealth {
   failedCalls: number;
   /** The error that started the current outage (printable, bounded). */
   offlineError: string | null;
+  /**
+   * The peer's clock minus ours (ms, positive: the peer is ahead), from the `Date` header of
+   * the last non-cached successful call; 0 within the header's resolution (±2 s); null before
+   * any reading. In memory only.
+   */
+  clockSkewMs: number | null;
+}
+
+/** HTTP `Date` has 1 s resolution: a skew this small is no skew. */
+export const CLOCK_SKEW_NOISE_MS = 2_000;
+const SKEW_YELLOW_MS = 60_000;
+/** Certificates are backdated a few minutes: past this a fresh one may read as not yet valid. */
+const SKEW_RED_MS = 5 * 60_000;
+
+/**
+ * Doctor's `peers.clock_skew` from each peer's last reading: yellow over 60 s, red over 5 min.
+ *
+ * @example
+ * clockSkewCheck([{ name: 'work', clockSkewMs: 120_000 }]) // ['peers.clock_skew', 'yellow', 'work is 2 min ahead', 'sync this host's clock …']
+ */
+export function clockSkewCheck(
+  peers: ReadonlyArray<{ name: string; clockSkewMs: number | null }>,
+): [id: string, status: 'green' | 'yellow' | 'red', message: string, remediation: string | null] {
+  const read = peers.filter((p): p is { name: string; clockSkewMs: number } => p.clockSkewMs !== null);
+  const off = read.filter((p) => Math.abs(p.clockSkewMs) > SKEW_YELLOW_MS).sort((a, b) => Math.abs(b.clockSkewMs) - Math.abs(a.clockSkewMs));
+  if (off.length === 0) {
+    return ['peers.clock_skew', 'green', read.length === 0 ? 'no peer reading yet' : `${read.length} peer${read.length === 1 ? '' : 's'} within 60 s`, null];
+  }
+  const red = off.some((p) => Math.abs(p.clockSkewMs) > SKEW_RED_MS);
+  const message = off.map((p) => `${p.name} is ${skewText(Math.abs(p.clockSkewMs))} ${p.clockSkewMs > 0 ? 'ahead' : 'behind'}`).join('; ');
+  return [
+    'peers.clock_skew',
+    red ? 'red' : 'yellow',
+    red ? `${message} (past 5 min a fresh certificate may read as not yet valid)` : message,
+    "sync this host's clock (chrony/systemd-timesyncd) or ask the peer's admin to",
+  ];
+}
+
+function skewText(ms: number): string {
+  return ms < 90_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
 }
 
 interface Outage {
@@ -111,6 +151,8 @@ interface Connection {
   outage: Outage | null;
   lastSuccessWrite: number;
   lastFailureWrite: number;
+  /** See {@link PeerLinkHealth.clockSkewMs}. */
+  clockSkewMs: number | null;
 }
 
 const LAST_ERROR_MAX = 500;
@@ -207,6 +249,7 @@ export class PeerConnections {
       offlineSince: c?.outage ? new Date(c.outage.since).toISOString() : null,
       failedCalls: c?.outage?.failures ?? 0,
       offlineError: c?.outage?.error ?? null,
+      clockSkewMs: c?.clockSkewMs ?? null,
     };
   }
 
@@ -286,6 +329,7 @@ export class PeerConnections {
         outage: null,
         lastSuccessWrite: 0,
         lastFailureWrite: 0,
+        clockSkewMs: null,
       };
       this.connections.set(name, c);
     } else if (c.serial !== record.certSerial && Date.parse(record.certNotBefore) > c.certNotBefore) {
@@ -332,6 +376,7 @@ export class PeerConnections {
       throw new CircuitOpenError(name, c.breaker.retryInMs());
     }
     const generation = c.generation;
+    const sentAt = this.now();
     let result: VerbResult<T>;
     try {
       result = await this.callHeaders.run({ ...context.headers }, () => run(c.client));
@@ -340,6 +385,11 @@ export class PeerConnections {
     }
     c.breaker.success();
     count('ok');
+    if (!result.cached && result.serverDate !== null) {
+      // the peer read its clock about halfway through the exchange
+      const skew = result.serverDate - (sentAt + result.latencyMs / 2);
+      c.clockSkewMs = Math.abs(skew) <= CLOCK_SKEW_NOISE_MS ? 0 : Math.round(skew);
+    }
     await this.reached(c, record, true);
     if (key !== null && generation === c.generation && this.connections.get(name) === c) this.cache.set(key, result);
     return result;

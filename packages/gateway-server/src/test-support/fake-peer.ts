@@ -39,6 +39,8 @@ export interface FakePeer {
   /** Another client certificate for the same grant (a renewal), issued as of `now`. */
   issueClientCert(now?: Date): Promise<TestClientCert>;
   behaviour: FakeBehaviour;
+  /** Added to the clock of the `Date` header of verb answers (ms; 0: the real time). */
+  clockOffsetMs: number;
   /** Serials the CRL lists (`null`: the CRL route answers 503). */
   crlSerials: string[] | null;
   /** Insert a peer record for this fake into `storage` (key sealed under `sealKey`). */
@@ -78,6 +80,7 @@ export async function startFakePeer(options: { subjectUserId?: string } = {}): P
     }
     headers.push(req.headers);
     serials.push(String((req.socket as TLSSocket).getPeerCertificate().serialNumber ?? '').toLowerCase().replace(/^0+(?=.)/, ''));
+    if (fake.clockOffsetMs !== 0) res.setHeader('date', new Date(Date.now() + fake.clockOffsetMs).toUTCString());
     const b = fake.behaviour;
     if (b.kind === 'hang') {
       hung.push(res);
@@ -123,6 +126,7 @@ export async function startFakePeer(options: { subjectUserId?: string } = {}): P
     serials,
     issueClientCert: (now) => makeClientCert(ca, { grantId, subjectUserId: options.subjectUserId ?? 'alice', peerName: 'home', ...(now ? { now } : {}) }),
     behaviour: { kind: 'json', body: { items: [], nextCursor: null, _source: 'fake' } },
+    clockOffsetMs: 0,
     crlSerials: [],
     async insertPeer(storage, sealKey, o) {
       const cert = o.client ?? client;
