@@ -252,6 +252,10 @@ describeEachEngine('gateway: grants and enrollment', (engine) => {
     expect(await getCa(res.body.certPem!, keyPem)).toMatch(/UND_ERR_SOCKET|ECONNRESET/);
     expect(work.gateway.federation.refused.untrusted).toBeGreaterThanOrEqual(1);
     expect(work.gateway.federation.refused.revoked).toBeGreaterThanOrEqual(1);
+    // /metrics exposes those tallies (the counter was declared but never fed)
+    const metrics = await work.admin.metrics();
+    expect(metrics).toContain(`mosaic_federation_handshakes_refused_total{reason="untrusted"} ${work.gateway.federation.refused.untrusted}`);
+    expect(metrics).toContain(`mosaic_federation_handshakes_refused_total{reason="revoked"} ${work.gateway.federation.refused.revoked}`);
   });
 
   it('an enrolled peer reads through the federation verbs of the running gateway (wired end to end)', async () => {
