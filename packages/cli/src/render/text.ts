@@ -3,21 +3,11 @@
  * columns of a fixed width, relative times ("3h ago", "in 6d"), and a small 80-column table.
  * Pure functions of their input (and `now`); colour only when the caller says so.
  */
+import { TERMINAL_UNSAFE } from '@mosaic/federation-core/admin-client';
 import { paint, type Style } from '../output.js';
 
 /** The widest line a table writes. */
 export const TABLE_WIDTH = 80;
-
-// What a stored value must not bring to a terminal: C0 controls (ESC, CR, BS…), DEL and the C1
-// controls (CSI U+009B, OSC U+009D…), which rewrite or hide a line, the bidi marks, embeddings,
-// overrides and isolates and line/paragraph separators, which reorder or break it, and the
-// zero-width characters (U+200B–U+200D, U+2060–U+2064, U+FEFF), which hide text between look-alike
-// names — the TUI's `escapeText` set exactly, so both show the same value the same way. A superset of
-// federation-core's `quoteForDisplay` (plus C0, which JSON.stringify escapes there, and the
-// zero-width characters); that helper and `printable` live behind the package root, which loads zod, x509 and undici — too heavy for the
-// CLI's cold start, which only loads the admin-client subpath.
-// eslint-disable-next-line no-control-regex -- these characters are matched to be replaced, never written
-const UNSAFE_ON_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 /**
  * A value read from a gateway as it may be written to a terminal: every control, bidi,
@@ -26,7 +16,7 @@ const UNSAFE_ON_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028
  * @example displayed('r1\r\u001b[2K✔ ok') // 'r1??[2K✔ ok'
  */
 export function displayed(text: string): string {
-  return text.replace(UNSAFE_ON_TERMINAL, '?');
+  return text.replace(TERMINAL_UNSAFE, '?');
 }
 
 /** `text` in exactly `width` columns: control characters shown as `?`, cut with `…`. */

@@ -397,6 +397,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 export * from './discovery.js';
 export * from './duration.js';
+export * from './terminal.js';
 // Light helpers for commands that take an enrollment URL or a CA pin (no zod in identifiers.js).
 export {
   canonicalCaPin,

@@ -2,12 +2,7 @@
  * Text helpers for the screens: stored values made safe for a terminal, fixed-width columns,
  * countdowns and "ago" times. Pure functions of their input (and `now`).
  */
-
-// What a stored value must not bring to a terminal (SECURITY.md case 35): C0 controls (ESC, CR,
-// BS…), DEL and the C1 controls (CSI U+009B…), which rewrite or hide a line, and the bidi marks,
-// embeddings, overrides and isolates and line/paragraph separators, which reorder or break it.
-// eslint-disable-next-line no-control-regex -- matched to be replaced, never written
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
+import { TERMINAL_UNSAFE } from '@mosaic/federation-core/admin-client';
 
 /**
  * A value read from a gateway as it may be drawn: every control, bidi or separator character
@@ -16,7 +11,7 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a
  */
 export function escapeText(value: string | null | undefined): string {
   if (value === null || value === undefined) return '';
-  return value.replace(UNSAFE, (ch) => {
+  return value.replace(TERMINAL_UNSAFE, (ch) => {
     if (ch === '\n') return '\\n';
     if (ch === '\r') return '\\r';
     if (ch === '\t') return '\\t';
