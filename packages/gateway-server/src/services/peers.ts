@@ -1,4 +1,5 @@
 import {
+  normaliseSerialHex,
   codedError,
   FederationClient,
   FederationRequestError,
@@ -142,7 +143,7 @@ export class PeerService {
         caPin: enrolled.caPin,
         certPem: enrolled.certPem,
         sealedKey,
-        certSerial: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+        certSerial: normaliseSerialHex(cert.serialNumber) ?? cert.serialNumber.toLowerCase(),
         certNotBefore: new Date(cert.validFrom),
         certNotAfter: new Date(enrolled.notAfter),
         capabilities,

@@ -9,7 +9,7 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { buildCrl, sealText, type RootCa, type SealKey } from '@mosaic/federation-core';
+import { buildCrl, normaliseSerialHex, sealText, type RootCa, type SealKey } from '@mosaic/federation-core';
 import { makeClientCert, makeServerCert, makeTestCa, randomGrantId, type TestClientCert } from '@mosaic/federation-core/test-support/pki';
 import { peerKeyRecordId } from '../services/peers.js';
 import type { PeerRecord, Storage } from '../storage/index.js';
@@ -79,7 +79,7 @@ export async function startFakePeer(options: { subjectUserId?: string } = {}): P
       return;
     }
     headers.push(req.headers);
-    serials.push(String((req.socket as TLSSocket).getPeerCertificate().serialNumber ?? '').toLowerCase().replace(/^0+(?=.)/, ''));
+    serials.push(normaliseSerialHex(String((req.socket as TLSSocket).getPeerCertificate().serialNumber ?? '')) ?? '');
     if (fake.clockOffsetMs !== 0) res.setHeader('date', new Date(Date.now() + fake.clockOffsetMs).toUTCString());
     const b = fake.behaviour;
     if (b.kind === 'hang') {
