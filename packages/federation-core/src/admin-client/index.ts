@@ -24,6 +24,7 @@ import type {
   Peer,
   PeerCertificate,
   PeerPreview,
+  PeerRemoved,
   QueryRequest,
   QueryResponse,
   SeedFile,
@@ -230,7 +231,7 @@ export class AdminClient {
   peerCertificate(name: string): Promise<PeerCertificate> {
     return this.json('GET', `/api/admin/peers/${seg(name)}/certificate`);
   }
-  removePeer(name: string): Promise<Record<string, unknown>> {
+  removePeer(name: string): Promise<PeerRemoved> {
     return this.json('DELETE', `/api/admin/peers/${seg(name)}`);
   }
   renewPeer(name: string): Promise<Peer> {

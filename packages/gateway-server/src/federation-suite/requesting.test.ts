@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { QueryItem, QueryRequest, QueryResponse } from '@mosaic/federation-core';
+import { peerRemovedSchema, type QueryItem, type QueryRequest, type QueryResponse } from '@mosaic/federation-core';
 import { readAdminTokenFile } from '@mosaic/federation-core/admin-client';
 import { TABLES } from '../storage/schema.js';
 import type { Storage } from '../storage/index.js';
@@ -350,7 +350,8 @@ describeEachEngine('the requesting side between two gateways', (engine) => {
         const again = await h.work.admin.createToken(grant.id, { reenroll: true });
         const peer = await home.admin.addPeer({ enrollmentUrl: again.enrollmentUrl, caPin: again.caPin, name: 'work-broken' });
         expect(peer).toMatchObject({ state: 'active', capabilities: expect.objectContaining({ server: 'work' }) });
-        await home.admin.removePeer('work-broken');
+        // the body is the contract's PeerRemoved
+        expect(peerRemovedSchema.parse(await home.admin.removePeer('work-broken'))).toEqual({ name: 'work-broken', removed: true });
       } finally {
         await proxy.close();
       }

@@ -20,6 +20,7 @@ import {
   type CircuitState,
   type Peer,
   type PeerPreview,
+  type PeerRemoved,
   type SealKey,
 } from '@mosaic/federation-core';
 import type { PeerRecord, Storage } from '../storage/index.js';
@@ -219,7 +220,7 @@ export class PeerService {
     return toPeer(record, this.circuit(name));
   }
 
-  async remove(name: string, actor: Actor): Promise<{ removed: string }> {
+  async remove(name: string, actor: Actor): Promise<PeerRemoved> {
     const { storage, audit } = this.deps;
     const record = await storage.peers.get(name);
     if (record === null) throw codedError('PEER_NOT_FOUND', `no peer named ${quoteForDisplay(name)}`, { remediation: 'list them with `mosaic federation peer list`' });
@@ -229,6 +230,6 @@ export class PeerService {
     });
     // its cached answers go, and its connections close
     await this.deps.connections?.invalidate(name);
-    return { removed: name };
+    return { name, removed: true };
   }
 }
