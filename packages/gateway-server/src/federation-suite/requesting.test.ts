@@ -323,6 +323,20 @@ describeEachEngine('the requesting side between two gateways', (engine) => {
       expect([...seen.carol!].sort()).toEqual(['c-p1', 't3-1']);
     });
 
+    it("peer add without a name, when the serving gateway's name is taken here, is refused before the token is spent", async () => {
+      // home has a peer named "work" already (alice's link above)
+      const grant = await h.work.admin.createGrant({ subjectUserId: 'alice', peerName: 'home', scope: WIDE } as never);
+      const { enrollmentUrl, caPin } = await h.work.admin.createToken(grant.id);
+      const countsBefore = await rowCounts(home.gateway.storage);
+      const err = await refusal(home.admin.addPeer({ enrollmentUrl, caPin }));
+      expect(err).toMatchObject({ status: 409, code: 'PEER_EXISTS' });
+      expect(err?.message).toMatch(/"work" exists already.*the token was not used/);
+      expect(await rowCounts(home.gateway.storage)).toEqual(countsBefore);
+      // the same token still enrolls under another name
+      expect(await home.admin.addPeer({ enrollmentUrl, caPin, name: 'work-second' })).toMatchObject({ name: 'work-second', state: 'active' });
+      await home.admin.removePeer('work-second');
+    });
+
     it('peer add whose capabilities call fails keeps nothing, says why, and that the token was spent', async () => {
       const grant = await h.work.admin.createGrant({ subjectUserId: 'alice', peerName: 'home', scope: WIDE } as never);
       const { enrollmentUrl, caPin } = await h.work.admin.createToken(grant.id);

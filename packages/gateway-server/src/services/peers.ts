@@ -108,6 +108,17 @@ export class PeerService {
     if (input.name !== undefined && (await storage.peers.get(input.name)) !== null) {
       throw codedError('PEER_EXISTS', `a peer named ${quoteForDisplay(input.name)} exists already`, { remediation: `pick another --name, or remove it first: mosaic federation peer remove ${input.name}` });
     }
+    // Without --name the peer takes the serving gateway's name. Learn it before the token is
+    // spent (its CA's subject says it in embedded mode), so a name in use is refused while the
+    // token still works; the check after enrollment below stays for CAs that do not say it.
+    if (input.name === undefined) {
+      const { gatewayName } = await this.preview({ enrollmentUrl: input.enrollmentUrl });
+      if (gatewayName !== undefined && (await storage.peers.get(gatewayName)) !== null) {
+        throw codedError('PEER_EXISTS', `a peer named ${quoteForDisplay(gatewayName)} exists already (the serving gateway's name); the token was not used`, {
+          remediation: 'pass --name with a name not in use, or remove the old peer first: mosaic federation peer remove ' + gatewayName,
+        });
+      }
+    }
     const keys = await generateKeyPair({ extractable: true });
     const csrPem = await createCsr({ keys });
     const enrolled = await enrollWithPin(input.enrollmentUrl, input.caPin, csrPem);
