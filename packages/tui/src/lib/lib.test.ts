@@ -71,6 +71,14 @@ describe('AuditTailModel', () => {
     expect(m.window(10, { filter: parseFilter('grant:ffff') })).toHaveLength(0);
   });
 
+  it('an admin row shows its admin token as who acted, even when it names the grant\'s peer', () => {
+    const m = new AuditTailModel();
+    m.push(auditRow({ peer: 'home', adminTokenName: 'root', verb: 'admin.grant.revoke' }));
+    m.push(auditRow({ peer: 'home' }));
+    m.flush();
+    expect(m.window(2).map((r) => r.peer)).toEqual(['admin:root', 'home']);
+  });
+
   it('escapes stored strings once, on the way in', () => {
     const m = new AuditTailModel();
     m.push(auditRow({ peer: 'ho\u001b[31mme', resource: 'Tasks\u202e' }));

@@ -61,7 +61,8 @@ export function matches(r: TailRow, f: TailFilter): boolean {
 }
 
 export function toTailRow(row: AuditRow, seq: number): TailRow {
-  const peer = escapeText(row.peer ?? (row.adminTokenName === null ? '—' : `admin:${row.adminTokenName}`));
+  // who acted: an admin row names the admin token even when it also names the grant's peer
+  const peer = escapeText(row.adminTokenName !== null ? `admin:${row.adminTokenName}` : (row.peer ?? '—'));
   const subject = escapeText(row.subjectUserId ?? '—');
   const verb = escapeText(row.verb);
   const resource = escapeText(row.resource ?? '—');

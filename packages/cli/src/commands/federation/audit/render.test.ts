@@ -46,10 +46,10 @@ describe('audit rendering', () => {
     expect(relativeTime(ago(ms), NOW)).toBe(text);
   });
 
-  it('draws a table no wider than 80 columns, whatever the values, with admin rows as admin:<token>', () => {
+  it('draws a table no wider than 80 columns, whatever the values, with admin rows as admin:<token> (even when the row names the grant\'s peer)', () => {
     const rows = [
       row(),
-      row({ peer: null, adminTokenName: 'root', verb: 'admin.team.remove_member', resource: null, latencyMs: 0 }),
+      row({ peer: 'home', adminTokenName: 'root', verb: 'admin.team.remove_member', resource: null, latencyMs: 0 }),
       row({ peer: 'a-very-long-peer-name-indeed', verb: 'search', resource: 'Tasks\u001b[31m', outcome: 'rate_limited', statusCode: 429, rowsOut: 0, latencyMs: 12_345.6 }),
     ];
     const lines = renderAuditTable(rows, { now: NOW, color: false }).split('\n');

@@ -20,7 +20,7 @@ interface Column {
 
 const COLUMNS: Column[] = [
   { title: 'WHEN', width: 8, cell: (r, now) => relativeTime(r.at, now) },
-  { title: 'WHO', width: 11, cell: (r) => r.peer ?? (r.adminTokenName !== null ? `admin:${r.adminTokenName}` : '—') },
+  { title: 'WHO', width: 11, cell: (r) => (r.adminTokenName !== null ? `admin:${r.adminTokenName}` : (r.peer ?? '—')) },
   { title: 'VERB', width: 18, cell: (r) => r.verb },
   { title: 'RESOURCE', width: 8, cell: (r) => r.resource ?? '—' },
   { title: 'OUTCOME', width: 12, cell: (r) => r.outcome },
