@@ -40,6 +40,7 @@ Exit codes: 0 ok · 1 failure · 2 usage or validation · 4 admin authentication
   gateway.addCommand(lazyCommand('seed', 'load users, teams, memberships and resources', async () => (await import('./commands/gateway/seed.js')).seedCommand(version, run)));
   gateway.addCommand(lazyCommand('admin-token', 'manage admin tokens', async () => (await import('./commands/gateway/admin-token.js')).adminTokenCommand(version, run)));
   gateway.addCommand(lazyCommand('doctor', 'check a running gateway', async () => (await import('./commands/gateway/doctor.js')).doctorCommand(version, run)));
+  gateway.addCommand(lazyCommand('migrate-storage', 'copy the embedded store into the PostgreSQL in DATABASE_URL', async () => (await import('./commands/gateway/migrate-storage.js')).migrateStorageCommand(version, run)));
   gateway.addCommand(lazyCommand('user', 'local users of this gateway', async () => (await import('./commands/gateway/user.js')).userCommand(version, run)));
   gateway.addCommand(lazyCommand('team', 'teams of this gateway', async () => (await import('./commands/gateway/team.js')).teamCommand(version, run)));
   program.addCommand(gateway);

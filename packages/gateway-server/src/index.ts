@@ -7,3 +7,11 @@ export { resolveConfig, type GatewayConfig, type GatewayOptions } from './config
 export { createLogger } from './logging.js';
 export { openStorage, type Storage } from './storage/index.js';
 export type { Tracing, TraceSpan } from './tracing.js';
+export {
+  migrateStorage,
+  type MigrateStorageOptions,
+  type MigrationReport,
+  type MigrationSecret,
+  type TableCounts,
+  type MigratedTable,
+} from './storage/migrate-storage.js';

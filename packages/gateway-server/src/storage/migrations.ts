@@ -289,8 +289,8 @@ export interface MigrationResult {
  * A fixed key for the migration advisory lock: the two-int form keeps it clear of Kysely's
  * own bigint key and of other applications sharing the database. 0x4d4f5341 = "MOSA".
  */
-const PG_LOCK_NAMESPACE = 0x4d4f5341;
-const PG_LOCK_MIGRATE = 1;
+export const PG_LOCK_NAMESPACE = 0x4d4f5341;
+export const PG_LOCK_MIGRATE = 1;
 
 /** How long a migration waits for another migrator's lock before giving up (ms). */
 export const MIGRATION_LOCK_TIMEOUT_MS = 60_000;
