@@ -13,9 +13,22 @@ describe('describePostgresUrl never shows credentials', () => {
     ['postgres://mosaic@/gateway?host=/run/postgresql', '/run/postgresql:5432/gateway'],
     ['postgres://mosaic:pw@127.0.0.1:5432', '127.0.0.1:5432/mosaic'],
     ['not a url with s3cret', '(unparseable DATABASE_URL)'],
+    ['postgres://mosaic:p@ss@db.example/gateway', 'db.example:5432/gateway'],
   ])('%s → %s', (url, shown) => {
     expect(describePostgresUrl(url)).toBe(shown);
     expect(describePostgresUrl(url)).not.toContain('s3cret');
+  });
+
+  it.each([
+    'postgres://mosaic:Xq9/s3cret@db.example.net/mosaic',
+    'postgres://mosaic:Xq9?s3cret@db.example.net/mosaic',
+    'postgres://mosaic:Xq9#s3cret@db.example.net/mosaic',
+    'postgres://mosaic:12/345@db.example.net:5432/mosaic',
+    'postgres://mosaic:Xq9@s3cret/Xq9@db.example.net/mosaic',
+  ])('a password with an unencoded "/", "?" or "#" is not shown, not even in part: %s', (url) => {
+    const shown = describePostgresUrl(url);
+    expect(shown).toMatch(/^\(unparseable DATABASE_URL: percent-encode/);
+    for (const part of ['Xq9', 's3cret', '345', '12']) expect(shown).not.toContain(part);
   });
 
   it('recognises PostgreSQL URLs', () => {

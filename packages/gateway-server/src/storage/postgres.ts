@@ -46,9 +46,15 @@ export interface OpenedPostgres {
  */
 export function describePostgresUrl(databaseUrl: string): string {
   // Parsed by hand: WHATWG URL refuses libpq forms such as `postgres://user@/db?host=/socket`.
-  const m = /^postgres(?:ql)?:\/\/([^/?#]*)(\/[^?#]*)?(\?[^#]*)?/i.exec(databaseUrl.trim());
+  const text = databaseUrl.trim();
+  const m = /^postgres(?:ql)?:\/\/([^/?#]*)(\/[^?#]*)?(\?[^#]*)?/i.exec(text);
   if (m === null) return '(unparseable DATABASE_URL)';
   const authority = m[1] ?? '';
+  // A password holding an unencoded "/", "?" or "#" ends the authority early: what follows it
+  // (part of the password) would read as the host, port or database. Say nothing of it.
+  if (text.slice(text.indexOf('//') + 2 + authority.length).includes('@')) {
+    return '(unparseable DATABASE_URL: percent-encode "/", "?", "#" and "@" in its user name and password)';
+  }
   const at = authority.lastIndexOf('@');
   const userinfo = at === -1 ? '' : authority.slice(0, at);
   const hostPort = at === -1 ? authority : authority.slice(at + 1);
@@ -85,5 +91,8 @@ export function openPostgres(databaseUrl: string, options: PostgresOptions = {})
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
+  // Nor a checked-out one (the pool listens only while a client is idle): a server restart in
+  // the middle of a query rejects that query, and the released client is discarded.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return { dialect: new PostgresDialect({ pool }), pool, location: describePostgresUrl(databaseUrl) };
 }
