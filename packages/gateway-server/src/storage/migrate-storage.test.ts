@@ -18,6 +18,7 @@ import { describeWithPostgres } from '../test-support/engines.js';
 import { startFederation, type FederationHarness } from '../test-support/federation.js';
 import { cleanupTestGateways, startTestGateway } from '../test-support/gateway.js';
 import { migrateStorage } from './migrate-storage.js';
+import { LATEST_SCHEMA_VERSION } from './migrations.js';
 import { TABLES } from './schema.js';
 import { openStorage, type Storage } from './storage.js';
 
@@ -242,6 +243,60 @@ describeWithPostgres('migrate-storage: embedded SQLite → PostgreSQL', (server)
     await f.close();
     expect(await dump({ dataDir: homeDir })).toEqual(source);
     expect(existsSync(join(homeDir, 'gateway.lock'))).toBe(false);
+  });
+
+  it('never changes what it refuses: an older gateway\'s database keeps its schema, a claimed --write-secret file goes again, a dry run does not upgrade an older source', async () => {
+    const source = await dump({ dataDir: homeDir });
+    // a database of an older gateway version (here: the newest migration taken off the books)
+    const older = await server().createDatabase('older');
+    const gw = await startTestGateway({ name: 'other', databaseUrl: older });
+    await gw.stop();
+    const o = await openStorage({ databaseUrl: older, migrate: false });
+    await sql`delete from schema_migrations where version = ${LATEST_SCHEMA_VERSION}`.execute(o.db);
+    const theirs = await dump({ databaseUrl: older });
+    const secretOut = join(temp, 'never-written');
+    const err = await refusal(migrateStorage({ dataDir: homeDir, databaseUrl: older, env: homeEnv, writeSecretTo: secretOut }));
+    expect(err.code).toBe('MIGRATION_TARGET_CONFLICT');
+    expect(err.message).toMatch(new RegExp(`schema is at version ${LATEST_SCHEMA_VERSION - 1} of ${LATEST_SCHEMA_VERSION}`));
+    expect((await sql<{ n: number }>`select max(version)::int as n from schema_migrations`.execute(o.db)).rows[0]?.n).toBe(LATEST_SCHEMA_VERSION - 1);
+    await o.close();
+    expect(await dump({ databaseUrl: older })).toEqual(theirs);
+    expect(existsSync(secretOut)).toBe(false);
+    // a conflict found after the file was claimed removes it too
+    const other = await server().createDatabase('other-ca');
+    const gw2 = await startTestGateway({ name: 'home', databaseUrl: other });
+    await gw2.stop();
+    expect((await refusal(migrateStorage({ dataDir: homeDir, databaseUrl: other, env: homeEnv, writeSecretTo: secretOut }))).code).toBe('MIGRATION_TARGET_CONFLICT');
+    expect(existsSync(secretOut)).toBe(false);
+    // a dry run with --write-secret writes no secret
+    const empty = await server().createDatabase('dry-secret');
+    expect((await migrateStorage({ dataDir: homeDir, databaseUrl: empty, env: homeEnv, dryRun: true, writeSecretTo: secretOut })).secret.writtenTo).toBeNull();
+    expect(existsSync(secretOut)).toBe(false);
+    expect(await dump({ dataDir: homeDir })).toEqual(source);
+
+    // an embedded store of an older schema: a dry run refuses rather than upgrade it
+    const dir = join(temp, 'older-source');
+    cpSync(homeDir, dir, { recursive: true });
+    const s = await openStorage({ dataDir: dir, migrate: false });
+    await sql`delete from schema_migrations where version = ${LATEST_SCHEMA_VERSION}`.execute(s.db);
+    await s.close();
+    const before = await dump({ dataDir: dir });
+    expect((await refusal(migrateStorage({ dataDir: dir, databaseUrl: empty, env: homeEnv, name: 'home', dryRun: true }))).code).toBe('MIGRATION_SOURCE_OUTDATED');
+    expect(await dump({ dataDir: dir })).toEqual(before);
+  });
+
+  it('checks a pending renewal key under the secret too', async () => {
+    const dir = join(temp, 'pending-renewal');
+    cpSync(homeDir, dir, { recursive: true });
+    const s = await openStorage({ dataDir: dir, migrate: false });
+    // sealed under another secret: the run must notice, although the live key opens
+    await sql`update peers set renewal_pending = ${'x'.repeat(10)}`.execute(s.db);
+    await s.close();
+    const url = await server().createDatabase('pending');
+    const err = await refusal(migrateStorage({ dataDir: dir, databaseUrl: url, env: homeEnv, name: 'home' }));
+    expect(err.code).toBe('MIGRATION_SECRET_MISMATCH');
+    expect(err.message).toMatch(/pending renewal key/);
+    expect(await dump({ databaseUrl: url })).toEqual({ schema: ['none'] });
   });
 
   it('refuses a running gateway (a real one on the data dir)', async () => {

@@ -7,9 +7,12 @@
  *   refused, and none can start meanwhile.
  * - Audit rows still in the data dir's spool (a gateway killed before it shipped them) are
  *   shipped into the source first, as a gateway start would, so they are copied too.
- * - The target is migrated to the current schema first (under the migration advisory lock);
- *   the copy then runs in one transaction holding that same lock, so a gateway starting on
- *   the target waits for the copy instead of creating a CA of its own.
+ * - The target is an empty database or one at this version's schema (another version's is
+ *   refused, never upgraded); everything is checked before anything is written. An empty one
+ *   gets the schema first (under the migration advisory lock); the copy then runs in one
+ *   transaction holding that same lock and an exclusive lock on every table, so a gateway
+ *   starting on the target waits for the copy instead of creating a CA of its own. A dry run
+ *   writes nothing anywhere (an older embedded store is refused rather than upgraded).
  * - Idempotent: rows already in the target and identical are skipped, so a second run copies
  *   nothing. A target holding anything else (a row that differs — another gateway's CA — or a
  *   row the source does not have) is refused before anything is written.
@@ -25,7 +28,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { createError, MosaicError, openText, parseMasterSecret, readSealHeader, SealKey } from '@mosaic/federation-core';
@@ -119,6 +122,14 @@ export const MigrationSpoolUnshipped = createError<[number, string, string]>(
   '%s audit rows in %s are not in the embedded store yet and could not be shipped there: %s; nothing was copied',
   409,
   'start the gateway once on this data dir without DATABASE_URL and stop it (Ctrl-C; it ships its spool on the way), then run migrate-storage again',
+);
+
+/** A dry run on an embedded store of an older schema (a dry run does not upgrade it). */
+export const MigrationSourceOutdated = createError<[string, number, number]>(
+  'MIGRATION_SOURCE_OUTDATED',
+  'the embedded store %s is at schema version %s of %s, and a dry run does not upgrade it',
+  409,
+  'start the gateway of this version on the data dir once and stop it (or run migrate-storage without --dry-run, which upgrades it first)',
 );
 
 /** The target refused a statement (its schema cannot be created, a value cannot be stored): the transaction rolled back. */
@@ -409,8 +420,10 @@ async function sealedItems(source: AnyDb): Promise<{ items: SealedItem[]; caCert
     items.push({ what: 'the CA root key', sealed: ca.ca_sealed_key, recordId: CA_ROOT_RECORD_ID });
     if (ca.server_sealed_key !== null) items.push({ what: 'the server key', sealed: ca.server_sealed_key, recordId: CA_SERVER_RECORD_ID });
   }
-  for (const p of await source.selectFrom('peers').select(['name', 'sealed_key']).orderBy('name').execute()) {
+  for (const p of await source.selectFrom('peers').select(['name', 'sealed_key', 'renewal_pending']).orderBy('name').execute()) {
     items.push({ what: `peer ${p.name}'s key`, sealed: p.sealed_key, recordId: peerKeyRecordId(p.name) });
+    // a renewal in flight keeps its new key sealed too (services/renewal.ts)
+    if (p.renewal_pending !== null) items.push({ what: `peer ${p.name}'s pending renewal key`, sealed: p.renewal_pending, recordId: `${peerKeyRecordId(p.name)}/renewal-pending` });
   }
   return { items, caCertPem: ca?.ca_cert_pem };
 }
@@ -479,31 +492,35 @@ async function checkSecret(
   return { secret: { source: found.source, location: found.location, sealKeyId: key.id, sealedKeysChecked: items.length }, text: found.text };
 }
 
-/** Refuse a `--write-secret` path before anything is copied: it must be new and outside the data dir. */
-async function checkSecretPath(path: string, dataDir: string, text: string | null): Promise<string> {
+/**
+ * Claim a `--write-secret` path before anything is copied: it must be new and outside the data
+ * dir, and it is created there and then (empty, 0600, exclusively, never through a symlink) so
+ * nothing can take its place before the secret is written after the commit.
+ */
+async function claimSecretFile(path: string, dataDir: string, text: string | null): Promise<{ path: string; handle: FileHandle }> {
   const target = resolve(path);
   if (text === null) throw new MigrationSecretFileRefused(target, 'the store holds no sealed keys, so there is no secret to carry over (any MOSAIC_SECRET works)');
   if (await isInside(target, dataDir)) throw new MigrationSecretFileRefused(target, 'it is inside the data dir, and a copy of the data dir must open nothing on its own');
-  if (existsSync(target)) throw new MigrationSecretFileRefused(target, 'it exists already');
-  return target;
-}
-
-/** Write the secret to a new 0600 file (created exclusively, never through a symlink). */
-async function writeSecretFile(target: string, text: string): Promise<string> {
-  let handle;
   try {
-    handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
+    return { path: target, handle: await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new MigrationSecretFileRefused(target, code === 'EEXIST' ? 'it exists already' : `it cannot be created (${code ?? 'error'})`, { cause: err });
   }
+}
+
+/** Fill the claimed file with the secret; on failure it is removed (no half-written secret file). */
+async function writeSecretFile(claimed: { path: string; handle: FileHandle }, text: string): Promise<string> {
   try {
-    await handle.writeFile(`${text.trim()}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    await claimed.handle.writeFile(`${text.trim()}\n`);
+    await claimed.handle.sync();
+    await claimed.handle.close();
+  } catch (err) {
+    await claimed.handle.close().catch(() => undefined);
+    await unlink(claimed.path).catch(() => undefined);
+    throw new MigrationSecretFileRefused(claimed.path, `it could not be written (${(err as NodeJS.ErrnoException).code ?? 'error'}); the store was copied — run again with another --write-secret path`, { cause: err });
   }
-  return target;
+  return claimed.path;
 }
 
 async function targetSchemaVersion(target: Storage): Promise<number> {
@@ -537,14 +554,22 @@ export async function migrateStorage(options: MigrateStorageOptions): Promise<Mi
   const release = lockDataDir(dataDir);
   let source: Storage | undefined;
   let target: Storage | undefined;
+  let claimed: { path: string; handle: FileHandle } | undefined;
+  let written = false;
   try {
-    source = await openStorage({ dataDir });
+    // A dry run writes nothing anywhere: not even a schema upgrade of an older source.
+    source = await openStorage({ dataDir, migrate: !dryRun });
+    if (dryRun) {
+      const version = await source.schemaVersion();
+      if (version !== LATEST_SCHEMA_VERSION) {
+        throw new MigrationSourceOutdated(source.location, version, LATEST_SCHEMA_VERSION);
+      }
+    }
     target = await openStorage({ databaseUrl: url, migrate: false, postgres: { maxConnections: 2, applicationName: 'mosaic-migrate-storage' } });
 
     const { items, caCertPem } = await sealedItems(source.db);
     const name = options.name ?? nameFromCaCert(caCertPem) ?? 'default';
     const checked = await checkSecret(items, name, env, options.keyring);
-    const secretPath = options.writeSecretTo === undefined ? undefined : await checkSecretPath(options.writeSecretTo, dataDir, checked.text);
     const spoolFile = join(dataDir, AUDIT_SPOOL_FILE_NAME);
     const unshipped = spoolBacklog(spoolFile);
 
@@ -553,32 +578,34 @@ export async function migrateStorage(options: MigrateStorageOptions): Promise<Mi
     let shipped = 0;
     let auditSeq: number;
     let schemaVersion = await targetSchemaVersion(target);
+    // Only an empty database (no schema) or one at this version's schema: migrating another
+    // gateway version's database forward would change it even when the copy is then refused.
+    if (schemaVersion !== 0 && schemaVersion !== LATEST_SCHEMA_VERSION) {
+      throw new MigrationTargetConflict(
+        target.location,
+        `its schema is at version ${schemaVersion} of ${LATEST_SCHEMA_VERSION}; migrate-storage does not upgrade a database in use — migrate into an empty database`,
+      );
+    }
+    // Refuse a conflicting target before anything is written (the target, the spool into the source, the secret file).
+    plans = await plan(source.db, schemaVersion === 0 ? null : target.db);
+    const conflict = conflicts(plans);
+    if (conflict !== null) throw new MigrationTargetConflict(target.location, conflict);
+    if (options.writeSecretTo !== undefined) claimed = await claimSecretFile(options.writeSecretTo, dataDir, checked.text);
     if (dryRun) {
-      if (schemaVersion !== 0 && schemaVersion !== LATEST_SCHEMA_VERSION) {
-        throw new MigrationTargetConflict(
-          target.location,
-          `its schema is at version ${schemaVersion} of ${LATEST_SCHEMA_VERSION}; a dry run does not migrate it — start a gateway of this version on it once, or migrate into an empty database`,
-        );
-      }
-      plans = await plan(source.db, schemaVersion === 0 ? null : target.db);
-      const conflict = conflicts(plans);
-      if (conflict !== null) throw new MigrationTargetConflict(target.location, conflict);
       auditSeq = Math.max(await sourceSeqHighWater(source.db), 0);
     } else {
-      await target.migrate().catch((err: unknown) => failed(target!.location, err));
+      if (schemaVersion === 0) await target.migrate().catch((err: unknown) => failed(target!.location, err));
       schemaVersion = await target.schemaVersion();
-      if (unshipped > 0) {
-        // Refuse a conflicting target before the spool changes the source.
-        const conflict = conflicts(await plan(source.db, target.db));
-        if (conflict !== null) throw new MigrationTargetConflict(target.location, conflict);
-        shipped = await shipSpool(dataDir, source, spoolFile, unshipped);
-      }
+      if (unshipped > 0) shipped = await shipSpool(dataDir, source, spoolFile, unshipped);
       const highWater = await sourceSeqHighWater(source.db);
       const src = source.db;
       const where = target.location;
       ({ plans, copied, auditSeq } = await target.db.transaction().execute(async (trx) => {
-        // The migration lock: a gateway starting on this database waits for the copy.
+        // The migration lock: a gateway starting on this database waits for the copy. The
+        // table locks: nothing else (a gateway that migrated before us) writes a row into a
+        // table after it was planned and before the commit.
         await sql`select pg_advisory_xact_lock(${sql.lit(PG_LOCK_NAMESPACE)}, ${sql.lit(PG_LOCK_MIGRATE)})`.execute(trx);
+        await sql`lock table ${sql.join(TABLES.map((t) => sql.table(t)))} in exclusive mode`.execute(trx);
         const inTx = await plan(src, trx);
         const conflict = conflicts(inTx);
         if (conflict !== null) throw new MigrationTargetConflict(where, conflict);
@@ -588,7 +615,8 @@ export async function migrateStorage(options: MigrateStorageOptions): Promise<Mi
       }).catch((err: unknown) => failed(where, err)));
     }
 
-    const writtenTo = secretPath === undefined || checked.text === null ? null : await writeSecretFile(secretPath, checked.text);
+    const writtenTo = claimed === undefined || checked.text === null || dryRun ? null : await writeSecretFile(claimed, checked.text);
+    written = writtenTo !== null;
     const tables = plans.map(
       (p): TableCounts => ({ table: p.table, source: p.source, inTarget: p.inTarget, toCopy: p.missing.length, copied: copied.get(p.table) ?? 0 }),
     );
@@ -607,6 +635,11 @@ export async function migrateStorage(options: MigrateStorageOptions): Promise<Mi
       secret: { ...checked.secret, writtenTo },
     };
   } finally {
+    // a claimed --write-secret file that was not filled (a refusal, a dry run) goes again
+    if (claimed !== undefined && !written) {
+      await claimed.handle.close().catch(() => undefined);
+      await unlink(claimed.path).catch(() => undefined);
+    }
     await target?.close().catch(() => undefined);
     await source?.close().catch(() => undefined);
     release();
