@@ -46,8 +46,9 @@ Examples:
   mosaic gateway start --name work --federation-host 0.0.0.0 --public-url https://work.example.net:8443
   DATABASE_URL=postgres://mosaic@db/mosaic MOSAIC_SECRET=… mosaic gateway start --name work
 
-Stops cleanly on SIGTERM or Ctrl-C: idle connections closed at once, requests in flight
-finished, gateway.json removed, exit within 5 s.`,
+Stops cleanly on SIGTERM or Ctrl-C: stops accepting, answers requests in flight (with
+Connection: close), closes keep-alive connections once idle, flushes the audit spool,
+removes gateway.json, exits within 5 s.`,
     )
     .action((flags: StartFlags, cmd: Command) =>
       run(async () => {
