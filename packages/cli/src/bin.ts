@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The `mosaic` entry point. `--version` is answered before anything else is imported,
 // so that scripts probing the version pay only for Node's own start-up.
-import { readFileSync } from 'node:fs';
+// Builtins through process.getBuiltinModule, not `import … from 'node:fs'`: an ES import of a
+// builtin builds its ESM facade, which reads every export (see the hook below).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const argv = process.argv.slice(2);
@@ -26,6 +28,28 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   } catch {
     // read-only or full temp dir: run without the cache
   }
+  // commander imports node:process, node:fs, node:util and node:child_process as ES modules.
+  // Building a builtin's ESM facade reads every export — process.allowedNodeEnvironmentFlags,
+  // fs.promises, … — a few milliseconds of every command's start-up for the four functions it
+  // uses. Its imports of them get light modules handing over the same functions instead. (If a
+  // commander update imports another name, every command fails at once, loudly: the CLI tests
+  // run this binary.) Node without module.registerHooks (< 22.15) just skips this.
+  const light: Record<string, string> = {
+    'node:process': 'export default globalThis.process;',
+    'node:fs': "export default process.getBuiltinModule('node:fs');",
+    'node:util': "export const { stripVTControlCharacters } = process.getBuiltinModule('node:util');",
+    'node:child_process': "export default { spawn: (...args) => process.getBuiltinModule('node:child_process').spawn(...args) };",
+  };
+  process.getBuiltinModule('node:module').registerHooks?.({
+    resolve(specifier, context, next) {
+      if (Object.hasOwn(light, specifier) && context.parentURL?.includes('/node_modules/commander/') === true) return { url: `mosaic-light:${specifier}`, shortCircuit: true };
+      return next(specifier, context);
+    },
+    load(url, context, next) {
+      if (url.startsWith('mosaic-light:')) return { format: 'module', source: light[url.slice('mosaic-light:'.length)], shortCircuit: true };
+      return next(url, context);
+    },
+  });
   // `mosaic … | head`: a closed pipe ends the output, not the process with a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);

@@ -4,7 +4,6 @@
  * the default profile; the default data dir. Tokens come from env, a file or stdin — never
  * from a flag value.
  */
-import { readFileSync } from 'node:fs';
 import {
   AdminClient,
   defaultDataDir,
@@ -16,6 +15,9 @@ import { nodeFetch } from './http.js';
 import { UsageError, type OutputOptions } from './output.js';
 import { readProfiles } from './profiles/store.js';
 import { loadToken } from './profiles/secrets.js';
+
+// process.getBuiltinModule, not an ES import: the CLI's start-up skips building node:fs's ESM facade (see cli/src/bin.ts)
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /** The global options every command accepts. */
 export interface GlobalOptions {

@@ -432,7 +432,7 @@ describe('federation status', () => {
 
     const reading = mosaic(home.env, ['federation', 'status', '--data-dir', requesting.dataDir]);
     expect(reading.code).toBe(0);
-    expect(reading.stdout).toMatch(/^PEERS \(this gateway reads from\)\nNAME\s+STATE\s+CERT EXPIRES\s+LAST OK\s+LAST ERROR\s+CIRCUIT$/m);
+    expect(reading.stdout).toMatch(/^PEERS \(this gateway reads from\)\nNAME\s+STATE\s+CERT EXPIRES\s+LAST OK\s+LAST ERROR\s+CIRCUIT\s+P50$/m);
     expect(reading.stdout).toMatch(/^work\s+(active|degraded)\s+in \d+d\s+/m);
   });
 

@@ -10,12 +10,14 @@
  *
  * The native module is loaded on first use only (never at start-up).
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
-import { createRequire } from 'node:module';
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type * as NapiKeyring from '@napi-rs/keyring';
 import { cliConfigDir, type TokenStore } from './store.js';
+
+// process.getBuiltinModule, not an ES import: the CLI's start-up skips building node:fs's ESM facade (see cli/src/bin.ts)
+const { chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } = process.getBuiltinModule('node:fs');
+const { createRequire } = process.getBuiltinModule('node:module');
 
 /** The keyring service of profile tokens; the account is the profile name. */
 export const KEYRING_SERVICE = 'mosaic-admin-token';
@@ -149,7 +151,7 @@ function writeTokenFile(path: string, text: string): void {
   if (target !== undefined && (target.isSymbolicLink() || !target.isFile())) {
     throw new TokenFileUnsafe(`${path} is ${target.isSymbolicLink() ? 'a symlink' : 'not a regular file'}: the token was not written`, `remove ${path} and run \`mosaic profile add\` again`);
   }
-  const temp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(dir, `.${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(temp, 'wx', 0o600);
   try {
     try {

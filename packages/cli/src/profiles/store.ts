@@ -8,10 +8,12 @@
  * gateway keeps its own files under `$XDG_CONFIG_HOME/mosaic/<gateway name>/`; the CLI's are
  * one level down so that no profile name can land on a gateway's secret.
  */
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../output.js';
+
+// process.getBuiltinModule, not an ES import: the CLI's start-up skips building node:fs's ESM facade (see cli/src/bin.ts)
+const { readFileSync } = process.getBuiltinModule('node:fs');
+const { homedir } = process.getBuiltinModule('node:os');
 
 /** Where a profile's admin token is: the OS keyring, a 0600 file, or nowhere (env / --token-file at use). */
 export type TokenStore = 'keyring' | 'file' | 'none';

@@ -3,9 +3,11 @@
  * (written once the gateway is ready, removed when it exits) and `<data dir>/admin-token`.
  * Shared by the gateway (which writes them) and the CLI/TUI (which read them); no heavy imports.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+
+// process.getBuiltinModule, not an ES import: the CLI's start-up skips building node:fs's ESM facade (see cli/src/bin.ts)
+const { existsSync, readdirSync, readFileSync } = process.getBuiltinModule('node:fs');
+const { homedir } = process.getBuiltinModule('node:os');
 
 /** What a running gateway publishes at `<data dir>/gateway.json` (CONTRACT.md). */
 export interface DiscoveryFile {

@@ -5,7 +5,9 @@
  *
  * No zod here: the admin client may import this module at runtime.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+// node:crypto is loaded on first use: the admin client (so every CLI command) imports this
+// module, and loading node:crypto up front costs several milliseconds of start-up.
+const nodeCrypto = () => process.getBuiltinModule('node:crypto');
 
 /** `x-request-id`: 1–128 characters of `[A-Za-z0-9._:-]` (a UUID, a ULID, `req-1.2:3` …). */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -30,7 +32,7 @@ export function parseRequestId(value: unknown): string | null {
 
 /** A fresh request id for the gateway's own `x-request-id` (a random UUID). */
 export function generateRequestId(): string {
-  return randomUUID();
+  return nodeCrypto().randomUUID();
 }
 
 /** A parsed W3C trace context (`traceparent`, version 00). */
@@ -78,7 +80,7 @@ export interface TraceContext {
 
 function nonZeroHex(bytes: number): string {
   for (;;) {
-    const hex = randomBytes(bytes).toString('hex');
+    const hex = nodeCrypto().randomBytes(bytes).toString('hex');
     if (!ALL_ZERO.test(hex)) return hex;
   }
 }

@@ -51,6 +51,12 @@ function certCell(p: Peer, now: number): string {
   return left < 3 * DAY ? `${when} ⚠` : when;
 }
 
+/** A peer's recent median latency for a table cell: `6 ms`, `1.2 s`, or `—` with no recent call (or an older gateway). */
+export function latencyCell(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '—';
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
 /** `federation status` for a person (UX.md): the gateway, the peers it reads from, the grants others read through. */
 export function renderStatus(s: FederationStatus, options: { now: number; color: boolean }): string {
   const { now, color } = options;
@@ -67,6 +73,7 @@ export function renderStatus(s: FederationStatus, options: { now: number; color:
   }
   lines.push('', paint(color, 'bold', 'PEERS (this gateway reads from)'));
   const offline = new Map((st.peers ?? []).map((h) => [h.name, h.offlineSince]));
+  const latency = new Map((st.peers ?? []).map((h) => [h.name, h.latencyP50Ms]));
   if (s.peers.items.length === 0) lines.push(paint(color, 'dim', '  none — add one with `mosaic federation peer add`'));
   else {
     const peerColumns: Column<Peer>[] = [
@@ -74,8 +81,9 @@ export function renderStatus(s: FederationStatus, options: { now: number; color:
       { title: 'STATE', width: 8, cell: (x) => x.state, style: (x) => PEER_STYLE[x.state] ?? 'dim' },
       { title: 'CERT EXPIRES', width: 12, cell: (x) => certCell(x, now) },
       { title: 'LAST OK', width: 8, cell: (x) => (x.lastSuccessAt === null ? '—' : relativeTime(x.lastSuccessAt, now)) },
-      { title: 'LAST ERROR', width: 24, cell: (x) => (offline.get(x.name) ? `offline: ${x.lastError ?? ''}` : (x.lastError ?? '—')) },
+      { title: 'LAST ERROR', width: 19, cell: (x) => (offline.get(x.name) ? `offline: ${x.lastError ?? ''}` : (x.lastError ?? '—')) },
       { title: 'CIRCUIT', width: 9, cell: (x) => x.circuit, style: (x) => (x.circuit === 'closed' ? undefined : 'yellow') },
+      { title: 'P50', width: 6, right: true, cell: (x) => latencyCell(latency.get(x.name)) },
     ];
     lines.push(renderTable(peerColumns, s.peers.items, color));
   }
@@ -116,7 +124,9 @@ Examples:
 --json prints {"status","peers","grants","usage"}: the bodies of GET /api/admin/status,
 /api/admin/peers and /api/admin/grants as they came, and per grant id the requests, denials and
 429s of the last hour counted from GET /api/admin/audit?since=1h ("complete": false when that
-hour held more than ${USAGE_ROW_LIMIT} audit rows; the counts are then lower bounds).`,
+hour held more than ${USAGE_ROW_LIMIT} audit rows; the counts are then lower bounds).
+P50 is the median latency of this gateway's calls to the peer that reached it (the last 50,
+none older than 10 min; status.peers[].latencyP50Ms), — when there was none.`,
     )
     .action((_flags: unknown, c: Command) =>
       run(async () => {

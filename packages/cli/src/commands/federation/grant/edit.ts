@@ -10,7 +10,7 @@ import { displayed } from '../../../render/text.js';
 import { canPrompt } from '../../../tty.js';
 import { readJsonInput } from '../../gateway/seed.js';
 import { renderEdited } from './render.js';
-import { grantIdArg, scopeTools, shortId } from './shared.js';
+import { getGrantByPrefix, grantIdArg, scopeTools, shortId } from './shared.js';
 
 interface EditFlags {
   scope?: string;
@@ -184,7 +184,7 @@ With neither --scope nor --set, $VISUAL/$EDITOR opens on a terminal; elsewhere t
         }
         const fromFile = flags.scope === undefined ? undefined : readJsonInput(flags.scope, 'the scope');
         const admin = adminClient(g, version);
-        const current = await admin.getGrant(grantId);
+        const current = await getGrantByPrefix(admin, grantId);
         if (current.status === 'revoked' || current.status === 'expired') {
           throw coded('GRANT_NOT_EDITABLE', `grant ${current.id} is ${current.status}; it can no longer be edited`, 409, 'create a new grant with `mosaic federation grant create`');
         }

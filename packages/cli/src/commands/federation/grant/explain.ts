@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { adminClient, outputOptions, type GlobalOptions } from '../../../context.js';
 import { printResult } from '../../../output.js';
 import { renderExplain } from './render.js';
-import { grantIdArg, RESOURCES } from './shared.js';
+import { getGrantByPrefix, grantIdArg, RESOURCES } from './shared.js';
 
 /** `mosaic federation grant explain <id> --resource r` — what the peer would see, row by row, and why. */
 export function grantExplainCommand(version: string, run: (fn: () => Promise<number | void>) => void): Command {
@@ -26,7 +26,7 @@ they are now, and the same pipeline as the federation verbs.`,
         const g = c.optsWithGlobals<GlobalOptions>();
         const out = outputOptions(g);
         const admin = adminClient(g, version);
-        const grant = await admin.getGrant(grantIdArg(id));
+        const grant = await getGrantByPrefix(admin, grantIdArg(id));
         const explained = await admin.explainGrant(grant.id, flags.resource);
         printResult(out, explained, () => renderExplain(explained, grant, out.color));
       }),

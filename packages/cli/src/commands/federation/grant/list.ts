@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import type { GrantListFilter } from '@mosaic/federation-core/admin-client';
 import { adminClient, outputOptions, type GlobalOptions } from '../../../context.js';
 import { ExitCode, printResult } from '../../../output.js';
-import { renderGrantTable } from './render.js';
+import type * as Render from './render.js';
 import { GRANT_STATUSES } from './shared.js';
 
 /** `mosaic federation grant list` — the grants of this (serving) gateway, newest first. */
@@ -33,7 +33,9 @@ Examples:
           if (!out.quiet) process.stderr.write('no grants match\n');
           return ExitCode.ok;
         }
-        printResult(out, list, () => renderGrantTable(list.items, { now: Date.now(), color: out.color }));
+        // the table renderer only for people: `--json` (scripts, the benchmark) skips loading it
+        const render: typeof Render | null = out.json ? null : await import('./render.js');
+        printResult(out, list, () => render!.renderGrantTable(list.items, { now: Date.now(), color: out.color }));
         return ExitCode.ok;
       }),
     );

@@ -4,7 +4,7 @@ import { ExitCode, printResult, UsageError } from '../../../output.js';
 import { displayed } from '../../../render/text.js';
 import { canPrompt, confirm } from '../../../tty.js';
 import { renderRevoked } from './render.js';
-import { grantIdArg, shortId } from './shared.js';
+import { getGrantByPrefix, grantIdArg, shortId } from './shared.js';
 
 interface RevokeFlags {
   reason?: string;
@@ -40,7 +40,7 @@ Exit codes: 0 revoked · 1 failure (e.g. no such grant) · 2 usage (no --yes off
         }
         if (flags.reason !== undefined && flags.reason.trim() === '') throw new UsageError('--reason must not be empty', 'e.g. --reason "peer decommissioned"');
         const admin = adminClient(g, version);
-        const current = await admin.getGrant(grantId);
+        const current = await getGrantByPrefix(admin, grantId);
         if (current.status === 'revoked') {
           printResult(out, current, () => renderRevoked(current, true, out.color));
           return ExitCode.ok;

@@ -4,7 +4,8 @@
  * loaded only by the verbs that need them (they bring zod: never at start-up).
  */
 import type * as Core from '@mosaic/federation-core';
-import { parseDuration } from '@mosaic/federation-core/admin-client';
+import { parseDuration, type AdminClient } from '@mosaic/federation-core/admin-client';
+import { displayed } from '../../../render/text.js';
 import { UsageError } from '../../../output.js';
 
 /** The grant lifecycle (CONTRACT.md), as flag choices. */
@@ -26,6 +27,40 @@ export function grantIdArg(text: string): string {
     );
   }
   return id;
+}
+
+/** Candidates named in a GRANT_ID_AMBIGUOUS error at most. */
+const MAX_CANDIDATES = 10;
+
+/**
+ * `GET /api/admin/grants/:id` for an id or prefix. The gateway answers an ambiguous prefix with
+ * 400 GRANT_ID_AMBIGUOUS and names nothing; this lists the grants the prefix matches (from the
+ * grant list this admin may read anyway) so the person can pick one, as `git` does. Still exit 2.
+ */
+export async function getGrantByPrefix(admin: AdminClient, idOrPrefix: string): Promise<Core.Grant> {
+  try {
+    return await admin.getGrant(idOrPrefix);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'GRANT_ID_AMBIGUOUS') throw err;
+    const prefix = idOrPrefix.toLowerCase();
+    // the list failing leaves the gateway's own answer, which is still right
+    const matches = await admin.listGrants().then(
+      (list) => list.items.filter((g) => g.id.startsWith(prefix)).sort((x, y) => (x.id < y.id ? -1 : 1)),
+      () => [] as Core.Grant[],
+    );
+    if (matches.length < 2) throw err;
+    const named = matches
+      .slice(0, MAX_CANDIDATES)
+      .map((g) => `  ${g.id}  ${displayed(g.subjectUserId)} → ${displayed(g.peerName)}, ${g.status}`)
+      .join('\n');
+    const more = matches.length > MAX_CANDIDATES ? `\n  … and ${matches.length - MAX_CANDIDATES} more` : '';
+    const example = matches[0]!.id.slice(0, Math.max(8, prefix.length + 1));
+    throw Object.assign(new Error(`the grant id prefix "${prefix}" matches ${matches.length} grants:\n${named}${more}`), {
+      code: 'GRANT_ID_AMBIGUOUS',
+      status: 400,
+      remediation: `give more characters of the grant id, e.g. ${example}`,
+    });
+  }
 }
 
 /** The short form of a grant id people read and type: its first 8 characters. */

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { adminClient, outputOptions, type GlobalOptions } from '../../../context.js';
 import { printResult } from '../../../output.js';
 import { renderGrant } from './render.js';
-import { grantIdArg } from './shared.js';
+import { getGrantByPrefix, grantIdArg } from './shared.js';
 
 /** `mosaic federation grant show <id>` — one grant in full. */
 export function grantShowCommand(version: string, run: (fn: () => Promise<number | void>) => void): Command {
@@ -20,7 +20,7 @@ Examples:
       run(async () => {
         const g = c.optsWithGlobals<GlobalOptions>();
         const out = outputOptions(g);
-        const grant = await adminClient(g, version).getGrant(grantIdArg(id));
+        const grant = await getGrantByPrefix(adminClient(g, version), grantIdArg(id));
         printResult(out, grant, () => renderGrant(grant, { now: Date.now(), color: out.color }));
       }),
     );

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { adminClient, outputOptions, type GlobalOptions } from '../../../context.js';
 import { printResult, UsageError } from '../../../output.js';
 import { renderToken } from './render.js';
-import { durationFlag, grantIdArg } from './shared.js';
+import { durationFlag, getGrantByPrefix, grantIdArg } from './shared.js';
 
 /** The longest an enrollment token lives (CONTRACT.md): 15 minutes. */
 export const MAX_TOKEN_TTL_SECONDS = 900;
@@ -39,7 +39,7 @@ channel you trust, and confirm the CA pin over a second one.`,
         const grantId = grantIdArg(id);
         const ttl = ttlSeconds(flags.ttl);
         const admin = adminClient(g, version);
-        const grant = await admin.getGrant(grantId);
+        const grant = await getGrantByPrefix(admin, grantId);
         const token = await admin.createToken(grant.id, { ttlSeconds: ttl, ...(flags.reenroll === true ? { reenroll: true } : {}) });
         printResult(out, token, () => renderToken(token, grant, { now: Date.now(), color: out.color, reenroll: flags.reenroll === true }));
       }),
