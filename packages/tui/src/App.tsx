@@ -77,6 +77,7 @@ function Shell(props: { api: AdminApi; target: GatewayTarget; targets: GatewayTa
   const grants = useGrants(props.api, pollMs);
   const activity = useGrantActivity(props.api, Math.max(pollMs, 10_000));
   const tail = useAuditTail(props.api);
+  const latency = useMemo(() => new Map((connection.status?.peers ?? []).map((p) => [p.name, p.latencyP50Ms])), [connection.status]);
 
   const [tab, setTab] = useState<TabName>(props.app.initialTab ?? 'Peers');
   const [overlay, setOverlay] = useState<'help' | 'gateways' | null>(null);
@@ -187,7 +188,12 @@ function Shell(props: { api: AdminApi; target: GatewayTarget; targets: GatewayTa
             ))}
           </Panel>
         ) : tab === 'Peers' ? (
-          <PeersScreen api={props.api} peers={peers} active={active} width={columns} height={bodyHeight} now={now} flash={showFlash} setCaptured={setCaptured} />
+          <PeersScreen
+            api={props.api}
+            peers={peers}
+            latency={latency}
+            inbound={{ grants: grants.data, activity }}
+            active={active} width={columns} height={bodyHeight} now={now} flash={showFlash} setCaptured={setCaptured} />
         ) : tab === 'Grants' ? (
           <GrantsScreen api={props.api} grants={grants} activity={activity} active={active} width={columns} height={bodyHeight} flash={showFlash} setCaptured={setCaptured} setKeys={setScreenKeys} />
         ) : (

@@ -39,11 +39,14 @@ describe.skipIf(!available)('mosaic-tui in a real terminal against real gateways
   });
 
   it('switches tabs and gateways, edits and saves a scope, tails a real federation request within 2 s, pauses, and quits cleanly', async () => {
+    // one call home → work first (a search: the audit step below waits for a list), so the
+    // Peers table has a latency to show
+    await fed.query('search');
     term = openTerminal(fed.home, { ...process.env, ...fed.env, MOSAIC_GATEWAY_URL: '', MOSAIC_ADMIN_TOKEN: '', MOSAIC_DATA_DIR: '' }, ['--data-dir', fed.homeGw.dataDir]);
 
-    // Peers on home: work, enrolled and active.
+    // Peers on home: work, enrolled and active, with the latency of that call.
     await term.waitFor(/mosaic · home.*● live/);
-    let screen = await term.waitFor(/▶work\s+active/);
+    let screen = await term.waitFor(/▶work\s+active\s+\S+\s+\S+\s+closed\s+\d+ ms/);
     expect(screen).toContain('1 Peers]');
     capture('peers', screen);
     term.press('Enter');

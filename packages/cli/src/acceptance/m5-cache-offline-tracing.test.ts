@@ -99,9 +99,9 @@ describe('M5 — cache, circuit breaker, offline signal, tracing, status', () =>
   it('M5.8 federation status prints each peer: state, certificate expiry, last success, last error, circuit', () => {
     const r = homeGw.cli(['federation', 'status']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^PEERS \(this gateway reads from\)\nNAME\s+STATE\s+CERT EXPIRES\s+LAST OK\s+LAST ERROR\s+CIRCUIT$/m);
-    expect(r.stdout).toMatch(/^work\s+active\s+in (29|30)d\s+(now|\d+s ago|\d+m ago)\s+—?\s*closed$/m);
-    expect(r.stdout).toMatch(/^work-p\s+active\s+in (29|30)d\s+(now|\d+s ago|\d+m ago)\s+\S.*\s+open$/m);
+    expect(r.stdout).toMatch(/^PEERS \(this gateway reads from\)\nNAME\s+STATE\s+CERT EXPIRES\s+LAST OK\s+LAST ERROR\s+CIRCUIT\s+P50$/m);
+    expect(r.stdout).toMatch(/^work\s+active\s+in (29|30)d\s+(now|\d+s ago|\d+m ago)\s+—?\s*closed\s+(\d+ ms|—)$/m);
+    expect(r.stdout).toMatch(/^work-p\s+active\s+in (29|30)d\s+(now|\d+s ago|\d+m ago)\s+\S.*\s+open\s+(\d+ ms|—)$/m);
     for (const line of r.stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
     const json = homeGw.json<{ peers: { items: Peer[] } }>(['federation', 'status']);
     expect(json.peers.items.find((p) => p.name === 'work-p')).toMatchObject({ circuit: 'open', lastFailureAt: expect.any(String), lastSuccessAt: expect.any(String), certNotAfter: expect.any(String) });

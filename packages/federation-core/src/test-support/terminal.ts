@@ -18,8 +18,12 @@ export interface Terminal {
   /** Type keys: text literally, or tmux key names (`Enter`, `C-c`, `Escape`). */
   type(text: string): void;
   press(...keys: string[]): void;
-  /** What the screen shows now (no colours). */
-  screen(): string;
+  /** What the screen shows now (no colours; with `escapes`, the colour and attribute escapes too). */
+  screen(options?: { escapes?: boolean }): string;
+  /** The terminal's modes now: in the alternate screen, cursor visible (tmux's own view of the pane). */
+  modes(): { alternateScreen: boolean; cursorVisible: boolean };
+  /** Resize the terminal (the program gets SIGWINCH). */
+  resize(columns: number, rows: number): void;
   /** Wait until the screen matches; throws with the screen when it does not in time. */
   waitFor(pattern: RegExp | string, ms?: number): Promise<string>;
   /** The command's exit code once it has ended, or `null` while it runs. */
@@ -33,8 +37,8 @@ let sessions = 0;
 
 /**
  * Run `node <script> <args>` in a new tmux session of `columns`×`rows` with `env` (NO_COLOR
- * and CI removed: a person's terminal). The exit code is written to a file when it ends;
- * `dir` holds the session's script and that file.
+ * and CI removed: a person's terminal; `noColor` sets NO_COLOR=1). The exit code is written to
+ * a file when it ends; `dir` holds the session's script and that file.
  */
 export function openTerminal(
   script: string,
@@ -42,6 +46,7 @@ export function openTerminal(
   env: NodeJS.ProcessEnv,
   args: string[],
   size = { columns: 100, rows: 30 },
+  options: { noColor?: boolean } = {},
 ): Terminal {
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`pnpm build\` first`);
   const id = `mosaic-test-${process.pid}-${++sessions}`;
@@ -54,7 +59,7 @@ export function openTerminal(
     .join('\n');
   writeFileSync(
     launcher,
-    `#!/bin/sh\n${exports}\nexport TERM=xterm-256color\nunset NO_COLOR CI\n${quote(process.execPath)} ${quote(script)} ${args.map(quote).join(' ')}\necho $? > ${quote(exitFile)}\nexec sleep 600\n`,
+    `#!/bin/sh\n${exports}\nexport TERM=xterm-256color\nunset NO_COLOR CI\n${options.noColor ? 'export NO_COLOR=1\n' : ''}${quote(process.execPath)} ${quote(script)} ${args.map(quote).join(' ')}\necho $? > ${quote(exitFile)}\nexec sleep 600\n`,
     { mode: 0o700 },
   );
   const tmux = (...a: string[]) => execFileSync('tmux', ['-L', id, ...a], { encoding: 'utf8' });
@@ -66,8 +71,15 @@ export function openTerminal(
     press(...keys) {
       tmux('send-keys', '-t', id, ...keys);
     },
-    screen() {
-      return tmux('capture-pane', '-p', '-t', id);
+    screen(screenOptions = {}) {
+      return tmux('capture-pane', '-p', ...(screenOptions.escapes ? ['-e'] : []), '-t', id);
+    },
+    modes() {
+      const [alternate, cursor] = tmux('display-message', '-p', '-t', id, '#{alternate_on} #{cursor_flag}').trim().split(' ');
+      return { alternateScreen: alternate === '1', cursorVisible: cursor === '1' };
+    },
+    resize(columns, rows) {
+      tmux('resize-window', '-t', id, '-x', String(columns), '-y', String(rows));
     },
     async waitFor(pattern, ms = 15_000) {
       const end = Date.now() + ms;

@@ -8,7 +8,7 @@ import { generateMasterSecret, parseMasterSecret, SealKey, sealText } from '@mos
 import { startFakePeer, type FakePeer } from '../test-support/fake-peer.js';
 import { cleanupTestGateways, startTestGateway, type TestGateway } from '../test-support/gateway.js';
 import { PeerClients } from './peer-clients.js';
-import { clockSkewCheck, PeerConnections } from './peer-connections.js';
+import { clockSkewCheck, LATENCY_WINDOW_MS, medianLatency, PeerConnections } from './peer-connections.js';
 import { peerKeyRecordId } from './peers.js';
 import type { PeerRecord } from '../storage/index.js';
 
@@ -191,6 +191,42 @@ describe('PeerConnections', () => {
     await connections.invalidate(name);
     expect(connections.circuit(name)).toBe('closed');
     expect((await connections.list(rec, 'tasks')).cached).toBe(false);
+  });
+
+  it('latency: the median of the recent calls that answered (not cached answers, not failures); none once the window is over', async () => {
+    const rec = await record();
+    expect(connections.health(name).latencyP50Ms).toBeNull();
+    const hits = { hits: [{ item: { id: 'r1', title: 'row r1' }, score: 1 }], _source: 'fake' };
+    const slow = (ms: number) => ({
+      kind: 'handler' as const,
+      handle: async () => {
+        await new Promise((r) => setTimeout(r, ms));
+        return { body: hits };
+      },
+    });
+    // one quick call, then the same answer from the cache (not a call)
+    await connections.list(rec, 'tasks');
+    expect((await connections.list(rec, 'tasks')).cached).toBe(true);
+    // three calls of ~80 ms: the median of the four is over 80 ms
+    fake.behaviour = slow(80);
+    for (const q of ['a', 'b', 'c']) await connections.search(rec, 'tasks', q);
+    const p50 = connections.health(name).latencyP50Ms;
+    expect(p50).toBeGreaterThanOrEqual(80);
+    expect(p50).toBeLessThan(2_000);
+    // a failed call adds nothing
+    fake.behaviour = { kind: 'json', status: 404, body: { error: { code: 'NOT_FOUND', message: 'no row', requestId: 'x' } } };
+    await expect(connections.get(rec, 'tasks', 'nope')).rejects.toMatchObject({ status: 404 });
+    expect(connections.health(name).latencyP50Ms).toBe(p50);
+    // ten minutes without a call: no recent latency
+    now += LATENCY_WINDOW_MS + 1;
+    expect(connections.health(name).latencyP50Ms).toBeNull();
+    fake.behaviour = LIST(['r1']);
+  });
+
+  it('medianLatency: odd and even counts, rounded; none is null', () => {
+    expect(medianLatency([])).toBeNull();
+    expect(medianLatency([9, 1, 5])).toBe(5);
+    expect(medianLatency([1, 2, 3, 10])).toBe(3); // (2 + 3) / 2 = 2.5, rounded
   });
 
   it('clock skew: read from the Date header of non-cached successful calls; ahead, behind, within the header resolution', async () => {

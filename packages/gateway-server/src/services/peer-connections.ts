@@ -94,6 +94,25 @@ export interface PeerLinkHealth {
    * any reading. In memory only.
    */
   clockSkewMs: number | null;
+  /**
+   * The median latency (ms, connect to last byte) of the calls that reached the peer in the
+   * recent window ({@link LATENCY_WINDOW_CALLS} calls, none older than {@link LATENCY_WINDOW_MS});
+   * cached answers are not calls. Null with no call in the window. In memory only.
+   */
+  latencyP50Ms: number | null;
+}
+
+/** The latency window: the last this many calls that reached the peer … */
+export const LATENCY_WINDOW_CALLS = 50;
+/** … none older than this. */
+export const LATENCY_WINDOW_MS = 10 * 60_000;
+
+/** The median of `samples` (ms, rounded), or null when there are none. */
+export function medianLatency(samples: readonly number[]): number | null {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return Math.round(sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2);
 }
 
 /** HTTP `Date` has 1 s resolution: a skew this small is no skew. */
@@ -153,6 +172,8 @@ interface Connection {
   lastFailureWrite: number;
   /** See {@link PeerLinkHealth.clockSkewMs}. */
   clockSkewMs: number | null;
+  /** Latencies of the last calls that reached the peer, oldest first (see {@link PeerLinkHealth.latencyP50Ms}). */
+  latencies: Array<{ at: number; ms: number }>;
 }
 
 const LAST_ERROR_MAX = 500;
@@ -250,7 +271,13 @@ export class PeerConnections {
       failedCalls: c?.outage?.failures ?? 0,
       offlineError: c?.outage?.error ?? null,
       clockSkewMs: c?.clockSkewMs ?? null,
+      latencyP50Ms: c === undefined ? null : this.latencyP50(c),
     };
+  }
+
+  private latencyP50(c: Connection): number | null {
+    const since = this.now() - LATENCY_WINDOW_MS;
+    return medianLatency(c.latencies.filter((l) => l.at >= since).map((l) => l.ms));
   }
 
   /** Drop every cached answer of the peer; returns how many were dropped. */
@@ -330,6 +357,7 @@ export class PeerConnections {
         lastSuccessWrite: 0,
         lastFailureWrite: 0,
         clockSkewMs: null,
+        latencies: [],
       };
       this.connections.set(name, c);
     } else if (c.serial !== record.certSerial && Date.parse(record.certNotBefore) > c.certNotBefore) {
@@ -385,6 +413,7 @@ export class PeerConnections {
     }
     c.breaker.success();
     count('ok');
+    if (!result.cached) this.recordLatency(c, result.latencyMs);
     if (!result.cached && result.serverDate !== null) {
       // the peer read its clock about halfway through the exchange
       const skew = result.serverDate - (sentAt + result.latencyMs / 2);
@@ -393,6 +422,11 @@ export class PeerConnections {
     await this.reached(c, record, true);
     if (key !== null && generation === c.generation && this.connections.get(name) === c) this.cache.set(key, result);
     return result;
+  }
+
+  private recordLatency(c: Connection, ms: number): void {
+    c.latencies.push({ at: this.now(), ms });
+    if (c.latencies.length > LATENCY_WINDOW_CALLS) c.latencies.splice(0, c.latencies.length - LATENCY_WINDOW_CALLS);
   }
 
   /** Decide what a failed call means (see the module comment); returns the error to throw. */

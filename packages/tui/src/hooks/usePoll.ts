@@ -32,9 +32,13 @@ export function usePoll<T>(fetcher: () => Promise<T>, intervalMs: number, key: u
         .current()
         .then((data) => {
           if (!alive) return;
+          // Compared here, not inside the updater: React may run an updater later (when the
+          // component has other updates queued), by when last.current already holds this answer —
+          // a changed list then read as unchanged and was dropped for good (a peer added never showed).
           const json = JSON.stringify(data);
-          setState((s) => (json === last.current && s.error === undefined && !s.loading ? s : { data, error: undefined, loading: false }));
+          const unchanged = json === last.current;
           last.current = json;
+          setState((s) => (unchanged && s.error === undefined && !s.loading ? s : { data, error: undefined, loading: false }));
         })
         .catch((error: unknown) => {
           if (!alive) return;

@@ -5,6 +5,7 @@
  * or your explicit "yes, it matches" when comparing by eye — lets the enrollment go ahead.
  */
 import { useState } from 'react';
+import { useSyncState } from '../hooks/usePoll.js';
 import { Box, Text } from 'ink';
 import { useKeys } from '../lib/keys.js';
 import { canonicalCaPin, enrollmentUrlProblem, redactEnrollmentUrl } from '@mosaic/federation-core/admin-client';
@@ -27,18 +28,20 @@ export function maskUrl(value: string): string {
 
 export function AddPeerForm(props: { api: AdminApi; width: number; taken: ReadonlySet<string>; active: boolean; onDone: (added: Peer | null) => void }) {
   const tone = useTone();
-  const [step, setStep] = useState<Step>('url');
-  const [url, setUrl] = useState('');
-  const [pin, setPin] = useState('');
-  const [name, setName] = useState('');
-  const [preview, setPreview] = useState<(PeerPreview & { gatewayName?: string | undefined }) | null>(null);
+  // The key handler reads the refs: a paste ("<pin>\n") arrives as many keys before any re-render.
+  const [step, setStep, stepRef] = useSyncState<Step>('url');
+  const [url, setUrl, urlRef] = useSyncState('');
+  const [pin, setPin, pinRef] = useSyncState('');
+  const [name, setName, nameRef] = useSyncState('');
+  const [preview, setPreview, previewRef] = useSyncState<(PeerPreview & { gatewayName?: string | undefined }) | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
 
   const enroll = (peerName: string) => {
-    if (preview === null) return;
+    const pv = previewRef.current;
+    if (pv === null) return;
     setStep('enrolling');
     props.api
-      .addPeer({ enrollmentUrl: url.trim(), caPin: preview.caPin, name: peerName })
+      .addPeer({ enrollmentUrl: urlRef.current.trim(), caPin: pv.caPin, name: peerName })
       .then((peer) => props.onDone(peer))
       .catch((err: unknown) => {
         setProblem(errorText(err));
@@ -49,14 +52,14 @@ export function AddPeerForm(props: { api: AdminApi; width: number; taken: Readon
   useKeys(
     (input, key) => {
       if (key.escape) return props.onDone(null);
-      if (step === 'url') {
+      if (stepRef.current === 'url') {
         if (key.return) {
-          const p = enrollmentUrlProblem(url.trim());
+          const p = enrollmentUrlProblem(urlRef.current.trim());
           if (p !== null) return setProblem(`not an enrollment URL: ${p}`);
           setProblem(null);
           setStep('fetching');
           props.api
-            .previewPeer(url.trim())
+            .previewPeer(urlRef.current.trim())
             .then((pv) => {
               setPreview(pv);
               setName(pv.gatewayName !== undefined && !props.taken.has(pv.gatewayName) ? pv.gatewayName : '');
@@ -67,26 +70,26 @@ export function AddPeerForm(props: { api: AdminApi; width: number; taken: Readon
               setStep('url');
             });
         } else setUrl((v) => editLine(v, input, key));
-      } else if (step === 'pin') {
+      } else if (stepRef.current === 'pin') {
         if (key.return) {
-          if (pin.trim() === '') return setStep('confirm');
-          const given = canonicalCaPin(pin);
+          if (pinRef.current.trim() === '') return setStep('confirm');
+          const given = canonicalCaPin(pinRef.current);
           if (given === null) return setProblem('not a pin: sha256: and 64 hex digits (spaces and colons are fine)');
           setProblem(null);
-          setStep(given === preview?.caPin ? 'name' : 'mismatch');
+          setStep(given === previewRef.current?.caPin ? 'name' : 'mismatch');
         } else setPin((v) => editLine(v, input, key));
-      } else if (step === 'confirm') {
+      } else if (stepRef.current === 'confirm') {
         if (input === 'y') setStep('name');
         else if (input === 'n') setStep('mismatch');
-      } else if (step === 'name') {
+      } else if (stepRef.current === 'name') {
         if (key.return) {
-          const n = name.trim();
+          const n = nameRef.current.trim();
           if (!PEER_NAME.test(n)) return setProblem('a-z, 0-9, ".", "_", "-" (1–64 characters, starting and ending with a letter or digit)');
           if (props.taken.has(n)) return setProblem(`a peer named "${n}" exists already`);
           setProblem(null);
           enroll(n);
         } else setName((v) => editLine(v, input, key, 64));
-      } else if (step === 'failed' || step === 'mismatch') {
+      } else if (stepRef.current === 'failed' || stepRef.current === 'mismatch') {
         if (key.return) props.onDone(null);
       }
     },

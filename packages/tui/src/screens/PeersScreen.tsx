@@ -5,13 +5,14 @@
 import { useState } from 'react';
 import { Box, Text } from 'ink';
 import { useKeys } from '../lib/keys.js';
-import type { Peer } from '@mosaic/federation-core';
+import type { Grant, Peer } from '@mosaic/federation-core';
+import type { GrantActivity } from '../hooks/data.js';
 import { useSyncState, type Poll } from '../hooks/usePoll.js';
 import { errorText, type AdminApi } from '../lib/api.js';
 import { countdown, escapeText } from '../lib/text.js';
 import { Panel } from '../components/Chrome.js';
 import { ConfirmBox } from '../components/Dialogs.js';
-import { PeerDetails, PeerTable } from '../components/Peers.js';
+import { InboundSummary, PeerDetails, PeerTable } from '../components/Peers.js';
 import { AddPeerForm } from './AddPeerForm.js';
 import type { Flash } from './types.js';
 
@@ -22,6 +23,10 @@ type View = { mode: 'list' | 'details' | 'add' } | { mode: 'remove'; name: strin
 export function PeersScreen(props: {
   api: AdminApi;
   peers: Poll<Peer[]>;
+  /** Median latency per peer (the status report's `peers[].latencyP50Ms`). */
+  latency?: ReadonlyMap<string, number | null | undefined>;
+  /** The grants this gateway issued (the inbound side) and their last hour, for the summary line. */
+  inbound?: { grants: readonly Grant[] | undefined; activity: ReadonlyMap<string, GrantActivity> };
   active: boolean;
   width: number;
   height: number;
@@ -105,12 +110,18 @@ export function PeersScreen(props: {
     );
   }
   const detailsHeight = mode === 'details' ? 14 : 6;
-  const tableHeight = peer || mode === 'remove' ? Math.max(4, props.height - detailsHeight) : props.height;
+  const inboundHeight = props.inbound ? 3 : 0;
+  const tableHeight = Math.max(4, (peer || mode === 'remove' ? props.height - detailsHeight : props.height) - inboundHeight);
   return (
     <Box flexDirection="column" width={props.width}>
       <Panel title={`Peers (reads from) · ${peers.length}`} width={props.width} height={tableHeight}>
-        {props.peers.loading ? <Text> loading…</Text> : <PeerTable peers={peers} selected={sel} width={props.width} height={tableHeight - 3} now={props.now} />}
+        {props.peers.loading ? <Text> loading…</Text> : <PeerTable peers={peers} selected={sel} width={props.width} height={tableHeight - 3} now={props.now} latency={props.latency} />}
       </Panel>
+      {props.inbound ? (
+        <Panel title="Inbound grants (others read from here)" width={props.width} height={inboundHeight}>
+          <InboundSummary grants={props.inbound.grants} activity={props.inbound.activity} />
+        </Panel>
+      ) : null}
       {view.mode === 'remove' ? (
         <ConfirmBox
           title={`Remove peer ${escapeText(view.name)}?`}

@@ -80,11 +80,11 @@ export interface FakeApi extends AdminApi {
   down: boolean;
 }
 
-export function fakeApi(init: { peers?: Peer[]; grants?: Grant[]; backfill?: AuditRow[]; down?: boolean } = {}): FakeApi {
+export function fakeApi(init: { peers?: Peer[]; grants?: Grant[]; backfill?: AuditRow[]; down?: boolean; status?: Partial<StatusReport> } = {}): FakeApi {
   const queue: AuditRow[] = [];
   let wake: (() => void) | null = null;
   const calls: FakeApi['calls'] = [];
-  const status = { name: 'work', version: '0.1.0' } as StatusReport;
+  const status = { name: 'work', version: '0.1.0', ...init.status } as StatusReport;
   const guard = () => {
     if (api.down) throw new GatewayUnreachableError('http://127.0.0.1:8400', 'connection refused (is it running?)');
   };
@@ -105,7 +105,7 @@ export function fakeApi(init: { peers?: Peer[]; grants?: Grant[]; backfill?: Aud
     removePeer: (name) => {
       calls.push(['removePeer', name]);
       api.peers = api.peers.filter((p) => p.name !== name);
-      return Promise.resolve({});
+      return Promise.resolve({ name, removed: true as const });
     },
     previewPeer: (url) => (calls.push(['previewPeer', url]), Promise.resolve({ caPin: `sha256:${'9f3a41c2'.repeat(8)}`, serverName: 'work.example.net', gatewayName: 'work' })),
     addPeer: (body) => (calls.push(['addPeer', body]), Promise.resolve(peer({ name: body.name ?? 'work' }))),
