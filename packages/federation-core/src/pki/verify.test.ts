@@ -181,6 +181,21 @@ describe('the trusted CA itself', () => {
     expect(failure(() => verifyClientCertificate(client.certPem, ca.certPem, { now: new Date(ca.notAfter.getTime() + 1000) })).code).toBe('CA_INVALID');
   });
 
+  it('a CA kept from an earlier call (same DER, as the listener passes it per socket) is still judged: its validity window each time, a changed buffer or another CA afresh', async () => {
+    const client = await makeClientCert(ca);
+    const caDer = Buffer.from(new NodeX509Certificate(ca.certPem).raw);
+    expect(verifyClientCertificate(client.certPem, caDer).serialHex).toBe(client.serialHex);
+    // the same bytes again, past the CA's notAfter: refused, not served from the kept copy
+    expect(failure(() => verifyClientCertificate(client.certPem, Buffer.from(caDer), { now: new Date(ca.notAfter.getTime() + 1000) })).code).toBe('CA_INVALID');
+    // the caller's buffer changed after the call: what was kept is unaffected, and the changed bytes are parsed (and refused)
+    caDer.fill(0);
+    expect(failure(() => verifyClientCertificate(client.certPem, caDer)).code).toBe('CA_INVALID');
+    expect(verifyClientCertificate(client.certPem, ca.certPem).serialHex).toBe(client.serialHex);
+    // another CA (same name) right after: the leaf does not chain to it
+    expect(failure(() => verifyClientCertificate(client.certPem, sameNameCa.certPem)).code).toBe('CERT_UNTRUSTED');
+    expect(verifyClientCertificate(client.certPem, ca.certPem).serialHex).toBe(client.serialHex);
+  });
+
   it('refuses a "CA" whose keyUsage lacks keyCertSign', async () => {
     const keys = await generateKeyPair();
     const { certPem } = await makeCustomCert(ca, {

@@ -10,7 +10,7 @@
 import type { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { decodeBasicConstraints, decodeKeyUsage, KeyUsageBit, singleExtension } from './ca-material.js';
 import type { CertificateDer } from './certificate-der.js';
-import { loadCertificate, toNodeCertificate, type CertificateInput } from './certificate-input.js';
+import { certificateToDer, loadCertificate, toNodeCertificate, type CertificateInput } from './certificate-input.js';
 import { bytesEqual, DerCursor, DerError, decodeOid, readSingle, Tag, valueOf } from './der.js';
 import {
   CaInvalidError,
@@ -95,11 +95,32 @@ export function verifyClientCertificate(leaf: CertificateInput, ca: CertificateI
   return { serialHex: leafCert.serialHex, notBefore: leafCert.notBefore, notAfter: leafCert.notAfter, spkiPin: spkiPinFromSpki(leafCert.spki) };
 }
 
+/**
+ * The last CA certificate that passed the CA checks below, by its exact DER: the federation
+ * listener verifies every new socket against the same CA, and parsing it again each time cost
+ * a third of `verifyClientCertificate` (`pnpm bench`, docs/benchmarks.md). Its validity window
+ * is still checked on every call.
+ */
+let lastCa: { readonly der: Uint8Array; readonly parsed: CertificateDer; readonly node: NodeX509Certificate } | undefined;
+
 function loadCa(ca: CertificateInput, now: Date): { parsed: CertificateDer; node: NodeX509Certificate } {
+  let der: Uint8Array;
+  try {
+    der = certificateToDer(ca);
+  } catch (err) {
+    throw new CaInvalidError('the trusted CA certificate cannot be parsed', { cause: err });
+  }
+  const cached = lastCa;
+  if (cached !== undefined && bytesEqual(cached.der, der)) {
+    if (now < cached.parsed.notBefore || now > cached.parsed.notAfter) throw new CaInvalidError('the trusted CA certificate is outside its validity period');
+    return cached;
+  }
+  // Parsed from our own copy: the cached view must not change if the caller reuses its buffer.
+  der = Uint8Array.from(der);
   let parsed: CertificateDer;
   let node: NodeX509Certificate;
   try {
-    parsed = loadCertificate(ca);
+    parsed = loadCertificate(der);
     node = toNodeCertificate(ca, parsed.der);
   } catch (err) {
     throw new CaInvalidError('the trusted CA certificate cannot be parsed', { cause: err });
@@ -115,6 +136,7 @@ function loadCa(ca: CertificateInput, now: Date): { parsed: CertificateDer; node
     throw new CaInvalidError('the trusted CA certificate has malformed extensions', { cause: err });
   }
   if (!isCa || !canSign) throw new CaInvalidError('the trusted certificate is not a CA certificate with keyCertSign');
+  lastCa = { der, parsed, node };
   if (now < parsed.notBefore || now > parsed.notAfter) throw new CaInvalidError('the trusted CA certificate is outside its validity period');
   return { parsed, node };
 }

@@ -111,16 +111,31 @@ class NodeSqliteStatement implements SqliteStatement {
   }
 }
 
+/** Prepared statements kept per SQL text (the federation verbs run the same few on every request). */
+const STATEMENT_CACHE_SIZE = 256;
+
 /** `DatabaseSync` as the `SqliteDatabase` Kysely's dialect expects. */
 export class NodeSqliteDatabase implements SqliteDatabase {
   readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, NodeSqliteStatement>();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
   }
 
+  /**
+   * The statement for `sql`, prepared once and reused: preparing cost as much as running the
+   * query (`pnpm bench`, docs/benchmarks.md). Safe because `all`/`run` finish synchronously on
+   * the one connection; nothing here streams (`iterate`) a query.
+   */
   prepare(sql: string): SqliteStatement {
-    return new NodeSqliteStatement(this.#db.prepare(sql));
+    let stmt = this.#statements.get(sql);
+    if (stmt === undefined) {
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.clear();
+      stmt = new NodeSqliteStatement(this.#db.prepare(sql));
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
   }
 
   close(): void {
