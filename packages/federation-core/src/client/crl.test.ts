@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildCrl } from '../pki/index.js';
-import { makeClientCert, makeServerCert, makeTestCa, type TestClientCert } from '../test-support/pki.js';
+import { makeClientCert, makeServerCert, makeTestCa, makeTwoTierCa, type TestClientCert } from '../test-support/pki.js';
 import { fetchPeerCrl, isSerialOnPeerCrl } from './crl.js';
 
 type Ca = Awaited<ReturnType<typeof makeTestCa>>;
@@ -91,6 +91,34 @@ describe('the peer CRL check (revoked or just unreachable?)', () => {
     const { endpoint } = await serve(crlListing(ca, mine.serialHex));
     for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
     await expect(isSerialOnPeerCrl({ peerName: 'work', endpoint, caPem: ca.certPem, serialHex: mine.serialHex })).rejects.toMatchObject({ code: 'PEER_UNREACHABLE' });
+  });
+
+  it('a pinned root whose intermediate signs the CRL (Step-CA): verified through the intermediate of the same TLS chain, rotated or not', async () => {
+    const { root, intermediate } = await makeTwoTierCa({ commonName: 'Step' });
+    const { intermediate: rotated } = await makeTwoTierCa({ commonName: 'Step', root });
+    for (const signer of [intermediate, rotated]) {
+      const leaf = await makeServerCert(signer, ['localhost', '127.0.0.1']);
+      const { endpoint } = await serve(crlListing(signer, mine.serialHex), { ...leaf, certPem: `${leaf.certPem}${signer.certPem}` });
+      expect(await isSerialOnPeerCrl({ peerName: 'work', endpoint, caPem: root.certPem, serialHex: mine.serialHex })).toBe(true);
+    }
+  });
+
+  it('refuses a CRL signed by an intermediate of another root, or by one that is not in the verified chain', async () => {
+    const { root, intermediate } = await makeTwoTierCa({ commonName: 'Step' });
+    const { intermediate: sibling } = await makeTwoTierCa({ commonName: 'Step', root });
+    const foreign = await makeTwoTierCa({ commonName: 'Other' });
+    const leaf = await makeServerCert(intermediate, ['localhost', '127.0.0.1']);
+    const tls = { ...leaf, certPem: `${leaf.certPem}${intermediate.certPem}` };
+    const byForeign = await serve(crlListing(foreign.intermediate, mine.serialHex), tls);
+    await expect(fetchPeerCrl({ peerName: 'work', endpoint: byForeign.endpoint, caPem: root.certPem })).rejects.toMatchObject({ code: 'PEER_RESPONSE_INVALID' });
+    // a CRL by another intermediate of the same root, which the server did not present: nothing vouches for its key here
+    const bySibling = await serve(crlListing(sibling, mine.serialHex), tls);
+    await expect(fetchPeerCrl({ peerName: 'work', endpoint: bySibling.endpoint, caPem: root.certPem })).rejects.toMatchObject({ code: 'PEER_RESPONSE_INVALID' });
+    // and a server chain that leads to another root fails the TLS check before anything is read
+    const foreignLeaf = await makeServerCert(foreign.intermediate, ['localhost', '127.0.0.1']);
+    const impostor = await serve(crlListing(intermediate, mine.serialHex), { ...foreignLeaf, certPem: `${foreignLeaf.certPem}${foreign.intermediate.certPem}` });
+    await expect(fetchPeerCrl({ peerName: 'work', endpoint: impostor.endpoint, caPem: root.certPem })).rejects.toMatchObject({ code: 'PEER_TLS_INVALID' });
+    expect(impostor.seen.requests).toBe(0);
   });
 
   it('refuses a malformed serial to look for', async () => {

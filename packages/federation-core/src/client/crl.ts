@@ -3,10 +3,13 @@
  * other closed connection ("other side closed"). The requesting side tells the two apart by
  * reading the peer's published CRL — over a TLS connection that trusts only the peer's pinned
  * CA and presents no client certificate (the CRL route is public) — verifying its signature
- * against that same CA, and looking for its own serial.
+ * against that same CA (or, when the pinned root does not sign CRLs itself — Step-CA mode —
+ * against an intermediate of that connection's verified chain that the pinned root signed),
+ * and looking for its own serial.
  */
-import { Agent, request, type Dispatcher } from 'undici';
-import { MAX_CRL_BYTES, normaliseSerialHex, parseCrl, type ParsedCrl, type RevocationReasonName } from '../pki/index.js';
+import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
+import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import { MAX_CRL_BYTES, normaliseSerialHex, parseCrlUnderRoot, type ParsedCrl, type RevocationReasonName } from '../pki/index.js';
 import { PeerResponseInvalidError } from './errors.js';
 import { federationUrl, mapNetworkError, serverNameFor, strictServerIdentity } from './federation-client.js';
 
@@ -35,16 +38,25 @@ export interface PeerCrlOptions {
 export async function fetchPeerCrl(options: PeerCrlOptions): Promise<ParsedCrl> {
   const endpoint = new URL(options.endpoint);
   const timeoutMs = options.timeoutMs ?? 5_000;
+  const connector = buildConnector({
+    ca: options.caPem,
+    servername: options.servername ?? serverNameFor(endpoint),
+    rejectUnauthorized: true,
+    checkServerIdentity: strictServerIdentity,
+    minVersion: 'TLSv1.3',
+    maxCachedSessions: 0,
+    timeout: timeoutMs,
+  });
+  // The CA certificates of the chain OpenSSL verified against the pinned root on this very
+  // connection: the candidates for the CRL's signer (each is checked again to be signed by the root).
+  const chainCas: Uint8Array[] = [];
   const agent = new Agent({
-    connect: {
-      ca: options.caPem,
-      servername: options.servername ?? serverNameFor(endpoint),
-      rejectUnauthorized: true,
-      checkServerIdentity: strictServerIdentity,
-      minVersion: 'TLSv1.3',
-      maxCachedSessions: 0,
-      timeout: timeoutMs,
-    },
+    connect: (opts, callback) =>
+      connector(opts, (err, socket) => {
+        if (err === null) chainCas.push(...verifiedChainCas(socket as TLSSocket));
+        if (err === null) callback(null, socket);
+        else callback(err, null);
+      }),
     maxResponseSize: MAX_CRL_BYTES,
   });
   try {
@@ -63,13 +75,25 @@ export async function fetchPeerCrl(options: PeerCrlOptions): Promise<ParsedCrl> 
     }
     if (res.statusCode !== 200) throw new PeerResponseInvalidError(options.peerName, `GET /crl answered HTTP ${res.statusCode}`);
     try {
-      return parseCrl(der, options.caPem);
+      return parseCrlUnderRoot(der, options.caPem, chainCas);
     } catch (err) {
       throw new PeerResponseInvalidError(options.peerName, `the CRL does not verify against the pinned CA (${err instanceof Error ? err.message : 'invalid'})`, { cause: err });
     }
   } finally {
     await agent.close();
   }
+}
+
+/** The issuers above the leaf in a TLS socket's peer chain (DER). */
+function verifiedChainCas(socket: TLSSocket): Uint8Array[] {
+  if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return [];
+  const out: Uint8Array[] = [];
+  let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  for (let depth = 0; cert?.issuerCertificate !== undefined && cert.issuerCertificate !== cert && depth < 4; depth += 1) {
+    cert = cert.issuerCertificate;
+    if (cert.raw) out.push(new Uint8Array(cert.raw));
+  }
+  return out;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCsr, decodeMosaicIdentity, generateKeyPair, issueClientCertificate, spkiPin } from '../pki/index.js';
-import { makeServerCert, makeTestCa, randomGrantId } from '../test-support/pki.js';
+import { makeServerCert, makeTestCa, makeTwoTierCa, randomGrantId } from '../test-support/pki.js';
 import { enrollWithPin, parseEnrollmentUrl, previewPeerCa } from './enroll.js';
 import { FederationRequestError } from './errors.js';
 
@@ -39,8 +39,9 @@ const issueHonestly: EnrollBehaviour = async (csr) => {
 };
 
 /** A serving gateway's public routes: /ca and /enroll/:token. `tlsCa` signs the listener's own certificate. */
-async function startGateway(enroll: EnrollBehaviour, tlsCa: Ca = ca, servedCaPem: string = ca.certPem) {
-  const server = createServer({ ...(await tlsOptions(tlsCa)), minVersion: 'TLSv1.3' }, (req: IncomingMessage, res: ServerResponse) => {
+async function startGateway(enroll: EnrollBehaviour, tlsCa: Ca = ca, servedCaPem: string = ca.certPem, tlsIntermediatePem = '') {
+  const tls = await tlsOptions(tlsCa);
+  const server = createServer({ ...tls, cert: `${tls.cert}${tlsIntermediatePem}`, minVersion: 'TLSv1.3' }, (req: IncomingMessage, res: ServerResponse) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -118,8 +119,13 @@ describe('enrollWithPin', () => {
     ['a certificate from another CA', async (csr: string) => {
       const cert = await issueClientCertificate({ ca: otherCa, csr, peerName: 'home', grantId, subjectUserId: 'alice' });
       const answer = await issueHonestly(csr);
-      return { ...answer, body: { ...(answer.body as object), certPem: cert.certPem } };
+      return { ...answer, body: { ...(answer.body as object), certPem: cert.certPem, certChainPem: cert.certPem } };
     }, /does not verify against the pinned CA/],
+    ['a chain that does not start with the certificate it names', async (csr: string) => {
+      const cert = await issueClientCertificate({ ca: otherCa, csr, peerName: 'home', grantId, subjectUserId: 'alice' });
+      const answer = await issueHonestly(csr);
+      return { ...answer, body: { ...(answer.body as object), certPem: cert.certPem } };
+    }, /does not start with the issued certificate/],
     ['another CA named in the answer', async (csr: string) => {
       const answer = await issueHonestly(csr);
       return { ...answer, body: { ...(answer.body as object), caCertPem: otherCa.certPem } };
@@ -139,6 +145,34 @@ describe('enrollWithPin', () => {
     expect(spkiPin(forged.certPem)).toBe(spkiPin(ca.certPem));
     const { url } = await startGateway(issueHonestly, ca, forged.certPem);
     await expect(enrollWithPin(url, spkiPin(ca.certPem), csrPem)).rejects.toMatchObject({ code: 'PEER_RESPONSE_INVALID', message: expect.stringMatching(/different CA/) as unknown });
+  });
+
+  it('pins the root of a two-tier CA (Step-CA): the listener presents leaf + intermediate, the answer carries the chain', async () => {
+    const { root, intermediate } = await makeTwoTierCa({ commonName: 'Step' });
+    const foreign = await makeTwoTierCa({ commonName: 'Other' });
+    const answer = (issuer: Ca, chain: (certPem: string) => string): EnrollBehaviour => async (csr) => {
+      const cert = await issueClientCertificate({ ca: issuer, csr, peerName: 'home', grantId, subjectUserId: 'alice' });
+      return { status: 200, body: { certPem: cert.certPem, certChainPem: chain(cert.certPem), caCertPem: root.certPem, grantId, subjectUserId: 'alice', serverName: 'work', notAfter: cert.notAfter.toISOString() } };
+    };
+    const honest = await startGateway(answer(intermediate, (c) => `${c}${intermediate.certPem}`), intermediate, root.certPem, intermediate.certPem);
+    const result = await enrollWithPin(honest.url, spkiPin(root.certPem), csrPem);
+    expect(result.caPem).toBe(root.certPem);
+    expect(result.caPin).toBe(spkiPin(root.certPem));
+    expect(result.certChainPem).toBe(`${result.certPem}${intermediate.certPem}`);
+    // without the intermediate, the certificate does not lead to the pinned root
+    const bare = await startGateway(answer(intermediate, (c) => c), intermediate, root.certPem, intermediate.certPem);
+    await expect(enrollWithPin(bare.url, spkiPin(root.certPem), csrPem)).rejects.toMatchObject({ code: 'PEER_RESPONSE_INVALID' });
+    // a certificate (and chain) from another root is refused
+    const impostor = await startGateway(answer(foreign.intermediate, (c) => `${c}${foreign.intermediate.certPem}`), intermediate, root.certPem, intermediate.certPem);
+    await expect(enrollWithPin(impostor.url, spkiPin(root.certPem), csrPem)).rejects.toMatchObject({ code: 'PEER_RESPONSE_INVALID' });
+    // a chain that does not start with the certificate of the answer is refused
+    const other = await issueClientCertificate({ ca: intermediate, csr: csrPem, peerName: 'home', grantId, subjectUserId: 'alice' });
+    const swapped = await startGateway(answer(intermediate, () => `${other.certPem}${intermediate.certPem}`), intermediate, root.certPem, intermediate.certPem);
+    await expect(enrollWithPin(swapped.url, spkiPin(root.certPem), csrPem)).rejects.toMatchObject({ code: 'PEER_RESPONSE_INVALID', message: expect.stringContaining('does not start with') });
+    // a listener whose chain leads to another root fails TLS: the token is never sent
+    const mitm = await startGateway(answer(intermediate, (c) => `${c}${intermediate.certPem}`), foreign.intermediate, root.certPem, foreign.intermediate.certPem);
+    await expect(enrollWithPin(mitm.url, spkiPin(root.certPem), csrPem)).rejects.toMatchObject({ code: 'PEER_TLS_INVALID' });
+    expect(mitm.seen).toEqual(['GET /api/federation/v1/ca']);
   });
 
   it('checks its own CSR before anything is sent', async () => {

@@ -3,7 +3,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { EnrollmentUrlInvalidError, PeerResponseInvalidError, PinMismatchError, FederationRequestError } from './errors.js';
 import { FEDERATION_PREFIX, mapNetworkError, printable, serverNameFor, strictServerIdentity } from './federation-client.js';
 import { parseRequestId } from '../protocol/identifiers.js';
-import { decodeMosaicIdentity, parseCsr, parsePin, pinsEqual, spkiPin, spkiPinFromSpki, verifyClientCertificate } from '../pki/index.js';
+import { decodeMosaicIdentity, parseCsr, parsePin, pinsEqual, spkiPin, spkiPinFromSpki, verifyCertificateChain, type VerifiedChain } from '../pki/index.js';
 import { ENROLL_PATH, enrollmentUrlProblem, enrollResponseSchema, errorEnvelopeSchema, splitEnrollmentUrl, type EnrollmentUrlParts, type EnrollResponse } from '../protocol/index.js';
 
 /**
@@ -65,6 +65,11 @@ export async function previewPeerCa(enrollmentUrl: string, options: EnrollOption
 }
 
 export interface EnrollResult extends EnrollResponse {
+  /**
+   * The certificate followed by the intermediates that lead to the pinned CA (verified; just the
+   * certificate when the pinned CA signs it directly): what the peer presents over mTLS.
+   */
+  certChainPem: string;
   /** The pinned CA, verified: store it as the peer's only trust anchor. */
   caPem: string;
   caPin: string;
@@ -87,6 +92,8 @@ export async function enrollWithPin(enrollmentUrl: string, caPin: string, csrPem
 
   const agent = new Agent({
     connect: {
+      // the pinned CA is the root: a server certificate signed by an intermediate (Step-CA
+      // mode) verifies through the intermediate the server presents with it
       ca: preview.caPem,
       rejectUnauthorized: true,
       checkServerIdentity: strictServerIdentity,
@@ -139,11 +146,16 @@ export async function enrollWithPin(enrollmentUrl: string, caPin: string, csrPem
   if (!sameCertificate(answer.caCertPem, preview.caPem) || !pinsEqual(spkiPin(answer.caCertPem), expectedPin)) {
     throw new PeerResponseInvalidError(url.host, 'the enrollment answer names a different CA than the pinned one');
   }
+  // The certificate and the chain it is presented with (leaf + intermediates when the pinned
+  // root does not sign leaves itself): verified to lead to the pinned CA, and the chain's leaf
+  // must be the certificate itself.
+  let chain: VerifiedChain;
   try {
-    verifyClientCertificate(answer.certPem, answer.caCertPem, { purpose: 'client' });
+    chain = verifyCertificateChain(answer.certChainPem, answer.caCertPem, { purpose: 'client' });
   } catch (err) {
     throw new PeerResponseInvalidError(url.host, 'the issued certificate does not verify against the pinned CA as a client certificate', { cause: err });
   }
+  if (!sameCertificate(chain.leafPem, answer.certPem)) throw new PeerResponseInvalidError(url.host, 'the certificate chain of the answer does not start with the issued certificate');
   if (!pinsEqual(spkiPin(answer.certPem), csrSpkiPin)) throw new PeerResponseInvalidError(url.host, 'the issued certificate is not for the key we sent');
   let identity: { grantId: string; subjectUserId: string };
   try {
@@ -154,7 +166,7 @@ export async function enrollWithPin(enrollmentUrl: string, caPin: string, csrPem
   if (identity.grantId !== answer.grantId || identity.subjectUserId !== answer.subjectUserId) {
     throw new PeerResponseInvalidError(url.host, 'the issued certificate names another grant or subject than the answer');
   }
-  return { ...answer, caPem: answer.caCertPem, caPin: preview.caPin };
+  return { ...answer, certChainPem: chain.intermediates.length === 0 ? answer.certPem : chain.chainPem, caPem: answer.caCertPem, caPin: preview.caPin };
 }
 
 function sameCertificate(a: string, b: string): boolean {

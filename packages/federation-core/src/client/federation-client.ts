@@ -30,7 +30,10 @@ import { parseRequestId } from '../protocol/identifiers.js';
 export const FEDERATION_PREFIX = '/api/federation/v1';
 
 export interface FederationCredentials {
-  /** Our client certificate (PEM), issued by the peer's CA. */
+  /**
+   * Our client certificate (PEM), issued by the peer's CA — followed by the intermediates that
+   * lead to it when the peer's pinned root does not sign leaves itself (Step-CA mode).
+   */
   certPem: string;
   /** Our private key (PEM). It never leaves this process. */
   keyPem: string;

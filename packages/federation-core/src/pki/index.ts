@@ -76,6 +76,7 @@ export { BACKDATE_MS } from './validity.js';
 // pins and verification
 export { spkiPin, spkiPinFromSpki, parsePin, pinsEqual, formatPin } from './pins.js';
 export { verifyClientCertificate, type VerifyCertificateOptions, type VerifiedCertificate } from './verify.js';
+export { isIntermediateOf, leafOfChain, MAX_INTERMEDIATES, parseCrlUnderRoot, splitCertificates, verifyCertificateChain, type VerifiedChain } from './chain.js';
 
 // CRLs
 export { buildCrl, crlToPem, DEFAULT_CRL_VALIDITY_MS, type BuildCrlOptions, type BuiltCrl, type RevokedEntry, type RevocationReason } from './crl-build.js';

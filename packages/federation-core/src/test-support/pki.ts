@@ -151,6 +151,8 @@ export interface MakeCustomCertOptions {
   signWith?: WebCryptoKeyPair['privateKey'];
   /** Signature hash; default SHA-256. */
   hash?: 'SHA-1' | 'SHA-256' | 'SHA-384';
+  /** The serial (hex); default random. */
+  serialNumber?: string;
 }
 
 /** A certificate with exactly the given extensions, bypassing the issuing profile. */
@@ -163,7 +165,7 @@ export async function makeCustomCert(
   const caCert = new x509.X509Certificate(ca.certPem);
   const subject = new x509.Name([{ [Oid.commonName]: [{ utf8String: options.subjectCn ?? 'home' }] }]);
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerialHex(),
+    serialNumber: options.serialNumber ?? randomSerialHex(),
     subject,
     issuer: options.selfSigned ? subject : caCert.subjectName,
     notBefore: options.notBefore ?? new Date(now - 60_000),
@@ -219,4 +221,37 @@ export function buildCsrPem(options: BuildCsrOptions): string {
 /** A WebCrypto-free private KeyObject from a PEM (for signing raw structures in tests). */
 export function privateKeyObject(pem: string): KeyObject {
   return createPrivateKey(pem);
+}
+
+/** A CA certificate (root or intermediate) usable as `ca` when issuing, with its key PEM. */
+export type TestTierCa = RootCa & { keyPem: string };
+
+/**
+ * A two-tier CA as Step-CA has it: a self-signed root (no path length limit) that signs only
+ * an intermediate, and the intermediate, which signs leaves and CRLs. Both are usable as `ca`
+ * for {@link makeClientCert}, {@link makeServerCert} and `buildCrl`.
+ */
+export async function makeTwoTierCa(options: { commonName?: string; root?: TestTierCa } = {}): Promise<{ root: TestTierCa; intermediate: TestTierCa }> {
+  const name = options.commonName ?? 'Two-tier Test';
+  const seed = await makeTestCa({ commonName: `${name} seed` });
+  const caExtensions = async (keys: WebCryptoKeyPair, pathLen: number | undefined, issuerSki?: string) => [
+    new x509.BasicConstraintsExtension(true, pathLen, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
+    ...(issuerSki ? [new x509.AuthorityKeyIdentifierExtension(issuerSki, false)] : []),
+  ];
+  const asCa = (base: RootCa, made: { certPem: string; certDer: Uint8Array; keys: WebCryptoKeyPair; keyPem: string }): TestTierCa =>
+({ ...base, cert: made.certPem, certPem: made.certPem, certDer: made.certDer, keys: made.keys, keyPem: made.keyPem });
+  let root = options.root;
+  if (root === undefined) {
+    const rootKeys = await generateKeyPair();
+    root = asCa(seed, await makeCustomCert(seed, { subjectCn: `${name} Root CA`, keys: rootKeys, selfSigned: true, notAfter: new Date(Date.now() + 3650 * 86_400_000), extensions: await caExtensions(rootKeys, undefined) }));
+  }
+  const rootSki = new x509.X509Certificate(root.certPem).getExtension(x509.SubjectKeyIdentifierExtension)!.keyId;
+  const intermediateKeys = await generateKeyPair();
+  const intermediate = asCa(
+    seed,
+    await makeCustomCert(root, { subjectCn: `${name} Intermediate CA`, keys: intermediateKeys, notAfter: new Date(Date.now() + 3650 * 86_400_000), extensions: await caExtensions(intermediateKeys, 0, rootSki) }),
+  );
+  return { root, intermediate };
 }

@@ -33,6 +33,8 @@ export interface CrlStatus {
   fresh: boolean;
   /** Why the last reissue failed, when it did (and no reissue succeeded since). */
   lastError?: string;
+  /** Step-CA mode: revoked serials the CA has not accepted yet (so missing from its CRL; retried). */
+  pendingRevocations?: number;
 }
 
 /** Options of {@link CrlPublisher}. */

@@ -22,6 +22,7 @@ import {
   type ParsedCsr,
 } from '@mosaic/federation-core';
 import { CrlPublisher, type CrlStatus, type PublishedCrl } from './crl.js';
+import type { GatewayCa } from './gateway-ca.js';
 import { CaArgumentInvalid, ServerCertContended } from './errors.js';
 import { createRootState, openRootState, type OpenedRoot } from './root.js';
 import { sameSans, serverNames } from './server-names.js';
@@ -115,7 +116,7 @@ function pkcs8Pem(der: Uint8Array): string {
 }
 
 /** The embedded CA of a serving gateway. */
-export class EmbeddedCa {
+export class EmbeddedCa implements GatewayCa {
   readonly #store: CaStateStore;
   readonly #sealKey: SealKey;
   readonly #now: () => Date;
@@ -166,6 +167,9 @@ export class EmbeddedCa {
     return new EmbeddedCa({ store: options.store, sealKey, now, root, created, ...(options.crlValidityMs === undefined ? {} : { crlValidityMs: options.crlValidityMs }) });
   }
 
+  /** The CA mode (see {@link GatewayCa}). */
+  readonly mode = 'embedded' as const;
+
   /** True when this `open` created the CA (first start of the deployment). */
   get created(): boolean {
     return this.#created;
@@ -189,6 +193,21 @@ export class EmbeddedCa {
   /** When the root expires. */
   get rootNotAfter(): Date {
     return this.#root.notAfter;
+  }
+
+  /** What the federation listener trusts: this root alone. */
+  get listenerTrustPem(): string {
+    return this.#root.certPem;
+  }
+
+  /** The root signs peers' certificates directly: the chain is the certificate alone. */
+  certChainPem(certPem: string): string {
+    return certPem;
+  }
+
+  /** Every certificate this root signed was signed by this gateway: no serial is foreign. */
+  acceptsSerial(_serialHex: string): boolean {
+    return true;
   }
 
   /**

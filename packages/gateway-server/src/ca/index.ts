@@ -20,6 +20,9 @@ export {
   type ServerCertRenewalOptions,
   type RenewalHandle,
 } from './embedded-ca.js';
+export type { GatewayCa } from './gateway-ca.js';
+export { StepCa, stepCaSettingsFromEnv, STEP_CA_PBES2_ITERATIONS, type OpenStepCaOptions, type StepCaSettings } from './step-ca.js';
+export { StepCaConfigInvalid, StepCaPasswordInvalid, StepCaUnreachable, StepCaRefused, StepCaRootMismatch, StepCaCertMismatch } from './step-ca-errors.js';
 export { CrlPublisher, crlEntries, type CrlStatus, type PublishedCrl, type CrlPublisherOptions } from './crl.js';
 export { serverNames, sameSans, publicUrlHost, LOCAL_SERVER_NAMES, type ServerNames } from './server-names.js';
 export { rootCommonName } from './root.js';

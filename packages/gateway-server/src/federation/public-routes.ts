@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import type { EmbeddedCa } from '../ca/index.js';
+import type { GatewayCa } from '../ca/index.js';
 import type { Metrics } from '../metrics.js';
 import type { GrantService } from '../services/grants.js';
 import { FEDERATION_PREFIX } from './listener.js';
 
 export interface PublicRouteDeps {
-  ca: EmbeddedCa;
+  ca: GatewayCa;
   grants: GrantService;
   metrics: Metrics;
 }

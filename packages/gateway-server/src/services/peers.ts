@@ -140,7 +140,9 @@ export class PeerService {
     const endpoint = parseEnrollmentUrl(input.enrollmentUrl).baseUrl;
     // Prove the link before anything is stored: one `capabilities` call over mTLS with the new
     // certificate. If it fails nothing is kept — the key never reaches the store.
-    const capabilities = await this.proveLink({ name, endpoint, caPem: enrolled.caPem, certPem: enrolled.certPem, keyPem, grantId: enrolled.grantId });
+    // what we present over mTLS: the certificate with the intermediates up to the pinned root
+    // (Step-CA mode; just the certificate when the root signs it), verified by enrollWithPin
+    const capabilities = await this.proveLink({ name, endpoint, caPem: enrolled.caPem, certPem: enrolled.certChainPem, keyPem, grantId: enrolled.grantId });
     const sealedKey = sealText(sealKey, keyPem, { recordId: peerKeyRecordId(name) });
     const cert = new (await import('node:crypto')).X509Certificate(enrolled.certPem);
     const record = await storage.transaction(async (tx) => {
@@ -153,7 +155,7 @@ export class PeerService {
         subjectUserId: enrolled.subjectUserId,
         caCertPem: enrolled.caPem,
         caPin: enrolled.caPin,
-        certPem: enrolled.certPem,
+        certPem: enrolled.certChainPem,
         sealedKey,
         certSerial: normaliseSerialHex(cert.serialNumber) ?? cert.serialNumber.toLowerCase(),
         certNotBefore: new Date(cert.validFrom),

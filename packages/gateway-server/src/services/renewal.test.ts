@@ -160,6 +160,8 @@ describe('PeerRenewal against a scripted serving side', () => {
     ['for another subject', async (csr) => answer(await issueFor(csr, { subjectUserId: 'mallory' })), /another grant or subject/],
     ['whose answer names another grant than its certificate', async (csr) => answer(await issueFor(csr), { grantId: randomGrantId() }), /another grant or subject/],
     ['that is not a certificate at all', () => Promise.resolve({ certPem: 'junk' }), /does not fit the protocol/],
+    ['whose answer names another CA than the pinned one', async (csr) => answer(await issueFor(csr), { caCertPem: (await makeTestCa({ commonName: 'not the pinned CA' })).certPem }), /different CA than the pinned one/],
+    ['whose chain does not start with the renewed certificate', async (csr) => answer(await issueFor(csr), { certChainPem: (await fake.issueClientCert()).certPem }), /does not start with the renewed certificate/],
   ])('refuses a renewed certificate %s: nothing kept, the peer degraded with lastError', async (_what, issue, why) => {
     const before = await record();
     renewWith(issue);

@@ -40,7 +40,8 @@ import {
   sealText,
   spkiPin,
   spkiPinFromSpki,
-  verifyClientCertificate,
+  verifyCertificateChain,
+  type VerifiedChain,
   type EnrollResponse,
   type SealKey,
 } from '@mosaic/federation-core';
@@ -363,10 +364,18 @@ export class PeerRenewal {
       await client.close().catch(() => undefined);
     }
     // The answer is taken on the pinned CA's word only, and only for this grant and subject.
+    // The CA the answer names must be byte for byte the one we pinned (as at enrollment), and
+    // the certificate comes with the intermediates that lead to it (Step-CA mode), which we
+    // present from now on.
+    if (!sameCertificate(answer.caCertPem, record.caCertPem)) throw new PeerResponseInvalidError(name, 'the renewal answer names a different CA than the pinned one');
+    let chain: VerifiedChain;
     try {
-      verifyClientCertificate(answer.certPem, record.caCertPem, { purpose: 'client' });
+      chain = verifyCertificateChain(answer.certChainPem, record.caCertPem, { purpose: 'client' });
     } catch (err) {
       throw new PeerResponseInvalidError(name, 'the renewed certificate does not verify against the pinned CA as a client certificate', { cause: err });
+    }
+    if (!sameCertificate(chain.leafPem, answer.certPem)) {
+      throw new PeerResponseInvalidError(name, 'the certificate chain of the renewal answer does not start with the renewed certificate');
     }
     if (!pinsEqual(spkiPin(answer.certPem), csrPin)) throw new PeerResponseInvalidError(name, 'the renewed certificate is not for the key we sent');
     let identity: { grantId: string; subjectUserId: string };
@@ -382,7 +391,7 @@ export class PeerRenewal {
     const serial = normaliseSerialHex(cert.serialNumber);
     if (serial === undefined || serial === record.certSerial) throw new PeerResponseInvalidError(name, 'the renewed certificate does not have a new serial');
     return {
-      certPem: answer.certPem,
+      certPem: chain.intermediates.length === 0 ? answer.certPem : chain.chainPem,
       keyPem,
       sealedKey: sealText(this.deps.sealKey, keyPem, { recordId: peerKeyRecordId(name) }),
       serial,
@@ -610,4 +619,12 @@ export function renewalCheck(
         ? parts.join('; ')
         : `no renewal due${next === null ? '' : ` (next: ${next.name} from ${new Date(next.at).toISOString()})`}`;
   return ['peers.renewal', 'green', message.length > 2_000 ? `${message.slice(0, 1_999)}…` : message, null];
+}
+
+function sameCertificate(a: string, b: string): boolean {
+  try {
+    return new X509Certificate(a).raw.equals(new X509Certificate(b).raw);
+  } catch {
+    return false;
+  }
 }

@@ -175,6 +175,26 @@ export class IssuedCertsRepository {
     return rows.map((r) => ({ serial: r.serial, revokedAt: r.revoked_at as Timestamp, reason: r.revoke_reason as RevocationReasonName | null }));
   }
 
+  /**
+   * The serials of every certificate recorded here and not yet expired: in the Step-CA mode,
+   * the only ones the federation listener accepts (a shared root also signs for others).
+   */
+  async liveSerials(now?: TimeInput): Promise<string[]> {
+    const ts = now === undefined ? nowTs(this.#ctx) : toTimestamp(now);
+    const rows = await this.#db.selectFrom('issued_certs').select('serial').where('not_after', '>', ts).execute();
+    return rows.map((r) => r.serial);
+  }
+
+  /**
+   * The stored PEM (a chain in the Step-CA mode: leaf + the intermediate that signed it) of
+   * every certificate recorded with one and not yet expired.
+   */
+  async liveCertPems(now?: TimeInput): Promise<string[]> {
+    const ts = now === undefined ? nowTs(this.#ctx) : toTimestamp(now);
+    const rows = await this.#db.selectFrom('issued_certs').select('cert_pem').where('not_after', '>', ts).where('cert_pem', 'is not', null).execute();
+    return rows.flatMap((r) => (r.cert_pem === null ? [] : [r.cert_pem]));
+  }
+
   /** The time of the next scheduled revocation after `now` (for cache expiry), or null. */
   async nextScheduledRevocation(now?: TimeInput): Promise<Timestamp | null> {
     const ts = now === undefined ? nowTs(this.#ctx) : toTimestamp(now);
