@@ -3,11 +3,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { codedError, deriveKey, MosaicError, SealKey } from '@mosaic/federation-core';
+import { deriveKey, MosaicError, SealKey } from '@mosaic/federation-core';
 import { buildAdminApp } from './admin/app.js';
 import { AdminTokenVerifier, generateAdminToken, hashToken } from './admin/auth.js';
 import { registerAdminRoutes } from './admin/routes.js';
-import { EmbeddedCa } from './ca/index.js';
+import { EmbeddedCa, StepCa, stepCaSettingsFromEnv, type GatewayCa } from './ca/index.js';
 import { createCaStateStore } from './ca-store.js';
 import { resolveConfig, type GatewayConfig, type GatewayOptions } from './config.js';
 import { ADMIN_TOKEN_FILE, ensureDir, lockDataDir, readFileNoFollow, removeDiscoveryFile, writeDiscoveryFile, writeFileAtomic } from './data-dir.js';
@@ -29,6 +29,8 @@ import { PeerService } from './services/peers.js';
 import { PeerRenewal, type RenewalOptions } from './services/renewal.js';
 import { QueryService } from './services/query.js';
 import { Revocation } from './services/revocation.js';
+import { coalesced, SharedInvalidation } from './services/invalidation.js';
+import { parseProxyProtocolFrom } from './federation/proxy-protocol.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { createTracing, type Tracing } from './tracing.js';
 
@@ -71,7 +73,7 @@ export interface RunningGateway {
   readonly config: GatewayConfig;
   readonly version: string;
   readonly storage: Storage;
-  readonly ca: EmbeddedCa;
+  readonly ca: GatewayCa;
   readonly federation: FederationListener;
   readonly admin: FastifyInstance;
   readonly adminUrl: string;
@@ -124,6 +126,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     }
   };
   try {
+    // Checked before anything is opened: a bad list is one clear line, nothing changed.
+    const proxyProtocolFrom = parseProxyProtocolFrom(config.env.MOSAIC_PROXY_PROTOCOL_FROM);
     ensureDir(config.dataDir);
     await checkDataDirPermissions(config.dataDir);
     undo.push(lockDataDir(config.dataDir));
@@ -136,10 +140,17 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const storage = await openStorage(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
     undo.push(() => storage.close());
     await storage.migrate();
-    if (config.ca !== 'embedded') {
-      throw codedError('VALIDATION_FAILED', 'the Step-CA mode (--ca step-ca) is not available in this version; start with --ca embedded (the default)');
-    }
-    const ca = await EmbeddedCa.open({ store: createCaStateStore(storage), secret: secret.secret, name: config.name });
+    // --ca step-ca: certificates come from Step-CA's JWK provisioner (ca/step-ca.ts, STEP_CA_*).
+    const ca: GatewayCa =
+      config.ca === 'step-ca'
+        ? await StepCa.open({
+            ...stepCaSettingsFromEnv(config.env),
+            store: createCaStateStore(storage),
+            knownChains: () => storage.certs.liveCertPems(),
+            onError: (err) => logger.warn({ err: (err as Error).message }, 'Step-CA'),
+            onWarning: (message) => logger.warn(message),
+          })
+        : await EmbeddedCa.open({ store: createCaStateStore(storage), secret: secret.secret, name: config.name });
     undo.push(() => ca.close());
 
     // Admin tokens: `root` is the file in the data dir. If the file is gone (or this is the
@@ -153,34 +164,69 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const rootExists = live.some((t) => t.name === 'root');
     // On PostgreSQL, replicas share the tokens but not their data dirs: a replica without the
     // file must not replace the root token the others use.
-    if (!rootValid && (!rootExists || storage.engine === 'sqlite')) {
+    // Two replicas starting together on an empty database both see no root token: the one
+    // whose insert loses (ADMIN_TOKEN_EXISTS) carries on like a replica started later.
+    const createRoot = !rootValid && (!rootExists || storage.engine === 'sqlite');
+    if (createRoot) {
       const token = generateAdminToken();
-      await storage.transaction(async (tx) => {
-        if (rootExists) await tx.adminTokens.revoke('root');
-        await tx.adminTokens.create({ name: 'root', tokenHash: hashToken(token) });
-      });
-      writeFileAtomic(adminTokenFile, `${token}\n`, 0o600);
-      rootTokenCreated = true;
+      try {
+        await storage.transaction(async (tx) => {
+          if (rootExists) await tx.adminTokens.revoke('root');
+          await tx.adminTokens.create({ name: 'root', tokenHash: hashToken(token) });
+        });
+        writeFileAtomic(adminTokenFile, `${token}\n`, 0o600);
+        rootTokenCreated = true;
+      } catch (err) {
+        if (storage.engine !== 'postgres' || !(err instanceof MosaicError && err.code === 'ADMIN_TOKEN_EXISTS')) throw err;
+      }
+    }
+    if (rootTokenCreated) {
+      logger.debug({ adminTokenFile }, 'root admin token created');
     } else if (!rootValid) {
       logger.warn({ adminTokenFile }, 'no valid root admin token in this data dir; use a token made on another replica (`mosaic gateway admin-token create`)');
     } else if ((lstatSync(adminTokenFile).mode & 0o077) !== 0) {
       chmodSync(adminTokenFile, 0o600); // lstat above: a regular file (readFileNoFollow refused a link)
     }
-    const reloadTokens = async () => verifier.load(await storage.adminTokens.activeHashes());
+    // Coalesced: any number of reload requests while one runs share one more read; and the
+    // reads are numbered, so a slow stale one never overwrites a newer one (admin/auth.ts).
+    const reloadTokens = coalesced(() => verifier.reload(() => storage.adminTokens.activeHashes()));
     await reloadTokens();
 
     const metrics = new Metrics();
     const revocation = new Revocation(storage, ca);
     await revocation.load();
     undo.push(() => revocation.close());
-    // Replicas share the store: pick up tokens made or revoked elsewhere within a second.
-    // (A revoke on this process reloads at once.)
+    const refreshRevoked = coalesced(() => revocation.refresh());
+    const scheduleRevocations = coalesced(() => revocation.scheduleNext());
+    // Replicas share the store: changes made through another replica arrive at once over
+    // LISTEN/NOTIFY (set up below, once the caches exist). The bound does not rest on it: the
+    // admin tokens and revoked serials (small) are re-read every SHARED_AUTHZ_POLL_MS whatever
+    // happens to NOTIFY, so a revoke anywhere is enforced here within a second.
     const sharedStore = storage.engine === 'postgres';
+    let invalidation: SharedInvalidation | null = null;
     if (sharedStore) {
+      let lastPoll = Date.now();
+      // twice a second: say so once when a reload starts failing, and once when it works again
+      const failing = new Set<string>();
+      const poll = async (what: string, reload: () => Promise<void>) => {
+        try {
+          await reload();
+          if (failing.delete(what)) logger.info(`${what} reloaded again`);
+        } catch (err) {
+          if (failing.has(what)) return;
+          failing.add(what);
+          logger.warn({ err: (err as Error).message }, `could not reload ${what} (retrying every ${SHARED_AUTHZ_POLL_MS} ms)`);
+        }
+      };
       const timer = setInterval(() => {
-        reloadTokens().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not reload admin tokens'));
-        revocation.refresh().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not reload revoked serials'));
-      }, 1_000);
+        void poll('admin tokens', reloadTokens);
+        void poll('revoked serials', refreshRevoked);
+        const now = Date.now();
+        if (invalidation?.connected === true && now - lastPoll < SHARED_POLL_MS) return;
+        if (invalidation?.connected !== true && now - lastPoll < 1_000) return;
+        lastPoll = now;
+        if (ca instanceof StepCa) ca.refreshSerials().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not reload issued serials'));
+      }, SHARED_AUTHZ_POLL_MS);
       timer.unref();
       undo.push(() => clearInterval(timer));
     }
@@ -212,8 +258,52 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       audit,
       name: config.name,
       publicUrl: () => publicUrl,
-      onGrantChanged: (grantId) => grantCache.invalidate(grantId),
+      onGrantChanged: (grantId) => {
+        grantCache.invalidate(grantId);
+        invalidation?.publish({ kind: 'grant', grantId });
+      },
+      // revokes reach the other replicas exactly at commit (a no-op on SQLite: one process)
+      announce: async (tx, events) => invalidation?.inTransaction(tx, events),
     });
+    if (sharedStore && config.databaseUrl !== null) {
+      const shared = new SharedInvalidation({
+        databaseUrl: config.databaseUrl,
+        scope: ca.caPin,
+        logger: logger.child({ component: 'invalidation' }),
+        onEvent: (event) => {
+          switch (event.kind) {
+            case 'revoked':
+              revocation.applied(event.serials, { remote: true });
+              break;
+            case 'grant-closed':
+              grantCache.invalidate(event.grantId);
+              revocation.grantClosed(event.grantId, { remote: true });
+              break;
+            case 'grant':
+              grantCache.invalidate(event.grantId);
+              // an enrollment or renewal on another replica: its new serial is accepted here too
+              if (ca instanceof StepCa) ca.refreshSerials().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not reload issued serials'));
+              break;
+            case 'scheduled':
+              scheduleRevocations().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not schedule a revocation'));
+              break;
+            case 'tokens':
+              reloadTokens().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not reload admin tokens'));
+              break;
+          }
+        },
+        onResync: async () => {
+          grantCache.clear();
+          await Promise.all([reloadTokens(), refreshRevoked(), scheduleRevocations()]);
+        },
+        // sent through the store's pool: a LISTEN connection that is down loses no event
+        send: (channel, payload) => storage.meta.notify(channel, payload),
+      });
+      undo.push(() => shared.close());
+      await shared.start();
+      invalidation = shared;
+      revocation.share((event) => shared.publish(event));
+    }
     const sealKey = SealKey.fromMaster(secret.secret);
     const peerClients = new PeerClients({ storage, sealKey });
     const connections = new PeerConnections({
@@ -248,13 +338,22 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     });
 
     const serverHost = config.publicUrl?.hostname ?? (isWildcard(config.federationHost) ? hostname() : config.federationHost);
-    const serverCert = await ca.ensureServerCertificate({ publicUrl: `https://${bracket(serverHost)}`, extraHosts: isWildcard(config.federationHost) ? [hostname()] : [] });
+    // Replicas share one server certificate (one row, compare-and-swap): behind a load balancer
+    // (`--public-url`) it names the public host only, the same on every replica — a per-host
+    // extra name would make replicas on different hosts replace each other's certificate.
+    const extraHosts = isWildcard(config.federationHost) && !(sharedStore && config.publicUrl !== null) ? [hostname()] : [];
+    const serverCert = await ca.ensureServerCertificate({ publicUrl: `https://${bracket(serverHost)}`, extraHosts });
     // The listener's own refusals (401 before any route) are audited by the verbs.
     let refuseAudited: ReturnType<typeof registerFederationVerbs> | undefined;
     const federation = await FederationListener.create({
-      tls: { certPem: serverCert.certPem, keyPem: serverCert.keyPem, caPem: ca.caCertPem },
+      tls: { certPem: serverCert.certPem, keyPem: serverCert.keyPem, caPem: ca.listenerTrustPem },
       logger: logger.child({ listener: 'federation' }),
+      // behind HAProxy with send-proxy-v2: the peers' own addresses (federation/proxy-protocol.ts)
+      proxyProtocolFrom,
       isSerialRevoked: (serial) => revocation.isRevoked(serial),
+      // Step-CA mode: a certificate not from our own /1.0/sign calls (another provisioner, a
+      // sibling CA under the root) ends the connection, whatever it holds.
+      ...(ca.acceptsCertificate ? { acceptsCertificate: ca.acceptsCertificate.bind(ca) } : {}),
       refuse: () => refuseAudited?.refuse,
       tracing,
       routes: (app) => {
@@ -272,15 +371,19 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           queryHashKey: deriveKey(secret.secret, 'audit-hmac'),
           renewal: {
             ca,
-            onRenewed: () => {
+            onRenewed: (grantId) => {
+              invalidation?.publish({ kind: 'grant', grantId });
+              invalidation?.publish({ kind: 'scheduled' });
               // the previous serial stops working 10 minutes on: wake up then
-              revocation.scheduleNext().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not schedule a revocation'));
+              scheduleRevocations().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not schedule a revocation'));
             },
           },
         });
       },
     });
     revocation.attach(federation.sockets);
+    // Step-CA rotated its intermediate (learnt from a /1.0/sign answer or a stored chain): trusted from now on.
+    if (ca instanceof StepCa) undo.push(ca.onTrustChanged(() => federation.setClientCa(ca.listenerTrustPem)));
     let serverNotAfter = serverCert.notAfter;
     const renewal = ca.scheduleServerCertRenewal((cert) => {
       federation.setServerCertificate(cert.certPem, cert.keyPem);
@@ -327,6 +430,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
           federation,
           auditPipeline,
           reloadTokens,
+          // the other replicas hear of it at commit; their 500 ms poll covers a lost notification
+          announceTokens: async (tx) => invalidation?.inTransaction(tx, [{ kind: 'tokens' }]),
           publicUrl: () => publicUrl,
           adminUrl: () => adminUrl,
           serverCertNotAfter: () => serverNotAfter,
@@ -401,7 +506,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
               ['federation', `${publicUrl}   (mTLS; public: enroll, ca, crl)`],
               ['admin API', `${adminUrl}   token: ${adminTokenFile}`],
               ['storage', storage.describe()],
-              ['CA', `embedded  sha256:${pin.slice(0, 4)} ${pin.slice(4, 8)} ${pin.slice(8, 12)} …  (root expires ${ca.rootNotAfter.toISOString().slice(0, 10)})`],
+              ['CA', `${ca.mode}  sha256:${pin.slice(0, 4)} ${pin.slice(4, 8)} ${pin.slice(8, 12)} …  (root expires ${ca.rootNotAfter.toISOString().slice(0, 10)})`],
               ['grants', `${counts(grantCounts, ['active', 'pending', 'revoked', 'expired'])}        peers ${counts(peerCounts, ['active', 'degraded', 'revoked'])}`],
               ['secret', secret.source === 'env' ? 'MOSAIC_SECRET' : `${secret.source}${secret.location ? `  ${secret.location}` : ''}`],
             ],
@@ -432,6 +537,14 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     throw err;
   }
 }
+
+/** How often replicas re-read Step-CA's issued serials while LISTEN/NOTIFY is up (ms; every second while down). */
+const SHARED_POLL_MS = 5_000;
+/**
+ * How often replicas re-read the shared admin tokens and revoked serials (ms), whatever
+ * happens to LISTEN/NOTIFY: the documented bound (≤ 1 s) holds on this poll alone.
+ */
+const SHARED_AUTHZ_POLL_MS = 500;
 
 /** A bind failure as a person can act on it. */
 function listenError(err: unknown, what: string, host: string, port: number, flag: string): Error {

@@ -246,6 +246,12 @@ export const peerHealthSchema = z.object({
   state: z.enum(PEER_STATES),
   circuit: z.enum(CIRCUIT_STATES),
   offlineSince: timestampSchema.nullable(),
+  /**
+   * Median latency (ms) of this gateway's recent calls that reached the peer — the last 50,
+   * none older than 10 minutes; cached answers are not calls — or null with none in that
+   * window. Optional: older gateways do not send it.
+   */
+  latencyP50Ms: z.number().min(0).nullable().optional(),
   lastSuccessAt: timestampSchema.nullable(),
   lastFailureAt: timestampSchema.nullable(),
   lastError: z.string().max(LIMITS.message).nullable(),

@@ -282,6 +282,12 @@ export const ERROR_CODES = {
     meaning: 'The audit spool cannot be written, so the gateway refuses to answer unaudited.',
     remediation: 'Free disk space or fix permissions on the data dir; `mosaic gateway doctor` shows the audit checks.',
   },
+  STORAGE_UNAVAILABLE: {
+    status: 503,
+    origin: 'both',
+    meaning: 'The gateway cannot reach its store (PostgreSQL), so it refuses rather than authorize from memory.',
+    remediation: 'Check that PostgreSQL is up and reachable (DATABASE_URL); the gateway recovers by itself, `mosaic gateway doctor` shows the store check.',
+  },
   SHUTTING_DOWN: {
     status: 503,
     origin: 'both',

@@ -38,4 +38,24 @@ describe('AdminTokenVerifier', () => {
     expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(generateAdminToken()).not.toBe(a);
   });
+
+  it('a slow, stale reload finishing last does not overwrite a newer one (reloads are numbered)', async () => {
+    const v = new AdminTokenVerifier();
+    const kept = generateAdminToken();
+    const revoked = generateAdminToken();
+    const answers: Array<(records: Array<{ name: string; tokenHash: string }>) => void> = [];
+    const read = () => new Promise<Array<{ name: string; tokenHash: string }>>((r) => answers.push(r));
+    // the older read (from before `revoked` was revoked) is slow; the newer one finishes first
+    const older = v.reload(read);
+    const newer = v.reload(read);
+    answers[1]!([{ name: 'kept', tokenHash: hashToken(kept) }]);
+    await newer;
+    answers[0]!([
+      { name: 'kept', tokenHash: hashToken(kept) },
+      { name: 'revoked', tokenHash: hashToken(revoked) },
+    ]);
+    await older;
+    expect(v.verify(`Bearer ${kept}`)).toBe('kept');
+    expect(v.verify(`Bearer ${revoked}`)).toBeNull();
+  });
 });

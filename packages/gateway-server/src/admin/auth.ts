@@ -22,9 +22,24 @@ export interface AdminTokenRecord {
  */
 export class AdminTokenVerifier {
   private records: Array<{ name: string; hash: Buffer }> = [];
+  private readsStarted = 0;
+  private readApplied = 0;
 
   /** Replace the known tokens (at start and after create/revoke). */
   load(records: AdminTokenRecord[]): void {
+    this.readApplied = ++this.readsStarted;
+    this.records = records.map((r) => ({ name: r.name, hash: Buffer.from(r.tokenHash, 'hex') }));
+  }
+
+  /**
+   * Replace the known tokens with what `read` returns — unless a reload that started later has
+   * already been applied: reads are numbered, so a slow, stale read never overwrites a newer one.
+   */
+  async reload(read: () => Promise<AdminTokenRecord[]>): Promise<void> {
+    const seq = ++this.readsStarted;
+    const records = await read();
+    if (seq <= this.readApplied) return;
+    this.readApplied = seq;
     this.records = records.map((r) => ({ name: r.name, hash: Buffer.from(r.tokenHash, 'hex') }));
   }
 

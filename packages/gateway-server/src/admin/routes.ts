@@ -2,12 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import {
   codedError,
   createAdminTokenRequestSchema,
+  leafOfChain,
   parseOrThrow,
   quoteForDisplay,
   type DoctorReport,
   type StatusReport,
 } from '@mosaic/federation-core';
-import type { EmbeddedCa } from '../ca/index.js';
+import type { GatewayCa } from '../ca/index.js';
 import type { FederationListener } from '../federation/listener.js';
 import type { RedisLimiterHealth } from '../limits/index.js';
 import type { Metrics } from '../metrics.js';
@@ -19,7 +20,7 @@ import { renewalDueAt, type PeerService } from '../services/peers.js';
 import type { QueryService } from '../services/query.js';
 import { renewalCheck } from '../services/renewal.js';
 import type { Revocation } from '../services/revocation.js';
-import type { Storage } from '../storage/index.js';
+import type { Repositories, Storage } from '../storage/index.js';
 import { LATEST_SCHEMA_VERSION } from '../storage/index.js';
 import { registerAuditRoutes, type AuditPipeline } from '../audit/index.js';
 import { actorOf } from './app.js';
@@ -30,7 +31,7 @@ export interface AdminRouteDeps {
   name: string;
   version: string;
   storage: Storage;
-  ca: EmbeddedCa;
+  ca: GatewayCa;
   grants: GrantService;
   peers: PeerService;
   /** The live peer links: circuit and outage per peer (status, doctor). */
@@ -42,6 +43,8 @@ export interface AdminRouteDeps {
   federation: FederationListener;
   auditPipeline: AuditPipeline;
   reloadTokens: () => Promise<void>;
+  /** Replicas sharing a store: tell the others of an admin token change inside its transaction (at commit). */
+  announceTokens?: (tx: Repositories) => Promise<void>;
   publicUrl: () => string;
   /** The admin API's own URL, once it listens. */
   adminUrl: () => string;
@@ -86,7 +89,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       federationUrl: deps.publicUrl(),
       adminUrl: deps.adminUrl(),
       storage: { engine: storage.engine, location: storage.describe() },
-      ca: { mode: 'embedded', caPin: ca.caPin, notAfter: ca.rootNotAfter.toISOString() },
+      ca: { mode: ca.mode, caPin: ca.caPin, notAfter: ca.rootNotAfter.toISOString() },
       counts: { grants: grantCounts, peers: peerCounts },
       audit: { spoolBacklog: deps.auditPipeline.spool.backlog(), unavailableRefusals: deps.auditPipeline.spool.status().appendFailures },
       peers: (await storage.peers.list()).map((p) => {
@@ -96,6 +99,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
           state: p.state,
           circuit: link.circuit,
           offlineSince: link.offlineSince,
+          latencyP50Ms: link.latencyP50Ms,
           lastSuccessAt: p.lastSuccessAt,
           lastFailureAt: p.lastFailureAt,
           lastError: p.lastError,
@@ -130,6 +134,18 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       `the CA root expires ${ca.rootNotAfter.toISOString().slice(0, 10)}`,
       rootLeft < 365 * DAY ? 'plan a CA rotation (see docs/runbook.md)' : null,
     );
+    if (ca.exclusivity !== undefined) {
+      // Step-CA mode: peers trust every certificate the pinned root issues for this host.
+      const others = ca.exclusivity.otherProvisioners;
+      add(
+        'ca.step_ca_exclusive',
+        others.length === 0 ? 'green' : 'yellow',
+        others.length === 0
+          ? 'the Step-CA has no provisioner but this gateway’s'
+          : `the Step-CA has ${others.length} other provisioner(s) (${others.slice(0, 5).join(', ')}): requesting gateways trust every certificate its root issues for this host, so whoever controls one of them can impersonate this gateway to them`,
+        others.length === 0 ? null : 'use a Step-CA dedicated to Mosaic, or restrict the other provisioners with a Step-CA policy that excludes this host (docs/setup.md "Step-CA mode")',
+      );
+    }
     const serverLeft = deps.serverCertNotAfter().getTime() - Date.now();
     add(
       'tls.server_cert_expiry',
@@ -139,7 +155,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     );
     try {
       const crl = await ca.crlStatus();
-      add('crl.fresh', crl.fresh ? 'green' : 'red', crl.fresh && crl.nextUpdate ? `CRL #${String(crl.crlNumber)} valid until ${crl.nextUpdate.toISOString()}` : `the CRL could not be reissued${crl.lastError ? `: ${crl.lastError}` : ''}`, crl.fresh ? null : 'check the store and the logs; the listener itself never depends on the CRL');
+      // Step-CA mode, revocations not accepted by the CA yet: the CRL is read, the listener denies them; retried
+      add('crl.fresh', crl.fresh ? 'green' : crl.pendingRevocations !== undefined && crl.lastError !== undefined && crl.nextUpdate !== null ? 'yellow' : 'red', crl.fresh && crl.nextUpdate ? `CRL #${String(crl.crlNumber)} valid until ${crl.nextUpdate.toISOString()}` : `the CRL could not be reissued${crl.lastError ? `: ${crl.lastError}` : ''}`, crl.fresh ? null : 'check the store and the logs; the listener itself never depends on the CRL');
     } catch (err) {
       add('crl.fresh', 'red', `the CRL could not be built: ${(err as Error).message}`, 'check the store and the logs');
     }
@@ -218,8 +235,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       await audit.record({ ...auditActor(actorOf(req)), verb: 'admin.user.remove', outcome: 'allowed', statusCode: 200, subjectUserId: id }, tx);
       return { revokedGrantIds: deleted.grantIds, serials: s };
     });
-    revocation.applied(serials);
-    for (const g of revokedGrantIds) revocation.grantClosed(g);
+    grants.revokedMany(revokedGrantIds, serials);
     return { userId: id, revokedGrantIds };
   });
 
@@ -239,6 +255,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     const record = await storage.transaction(async (tx) => {
       const created = await tx.adminTokens.create({ name, tokenHash: hashToken(token) });
       await audit.record({ ...auditActor(actorOf(req)), verb: 'admin.token.create', outcome: 'allowed', statusCode: 201 }, tx);
+      await deps.announceTokens?.(tx);
       return created;
     });
     await deps.reloadTokens();
@@ -253,6 +270,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     await storage.transaction(async (tx) => {
       await tx.adminTokens.revoke(name);
       await audit.record({ ...auditActor(actorOf(req)), verb: 'admin.token.revoke', outcome: 'allowed', statusCode: 200 }, tx);
+      await deps.announceTokens?.(tx);
     });
     await deps.reloadTokens();
     return { revoked: name };
@@ -280,7 +298,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
   app.get<{ Params: { name: string } }>('/api/admin/peers/:name/certificate', async (req) => {
     const record = await storage.peers.get(req.params.name);
     if (record === null) throw codedError('PEER_NOT_FOUND', `no peer named ${quoteForDisplay(req.params.name)}`, { remediation: 'list them with `mosaic federation peer list`' });
-    return { name: record.name, certPem: record.certPem, caCertPem: record.caCertPem };
+    // the stored certificate may carry its intermediates (Step-CA): the leaf is what is asked
+    return { name: record.name, certPem: leafOfChain(record.certPem), caCertPem: record.caCertPem };
   });
 
   // ── query (requesting side): local + federated fan-out ──────────────────────────────

@@ -15,6 +15,8 @@ export interface GrantCacheOptions {
 interface Entry {
   readonly at: number;
   readonly value: Promise<GrantRecord | null>;
+  /** What `value` resolved to, once it did. */
+  record?: GrantRecord | null;
 }
 
 /**
@@ -44,7 +46,9 @@ export class GrantCache {
     const entry: Entry = { at: now, value };
     this.#entries.set(id, entry);
     try {
-      return await value;
+      const record = await value;
+      entry.record = record;
+      return record;
     } catch (err) {
       // A failed read is not cached.
       if (this.#entries.get(id) === entry) this.#entries.delete(id);
@@ -52,6 +56,18 @@ export class GrantCache {
     } finally {
       this.#sweep(now);
     }
+  }
+
+  /**
+   * Grant `id` read again because `seen` (what this cache returned) looks outdated — a
+   * certificate newer than it arrived, made through another replica a moment ago. Concurrent
+   * callers holding the same `seen` share one read; a read newer than `seen` is reused.
+   */
+  async reread(id: string, seen: GrantRecord): Promise<GrantRecord | null> {
+    const hit = this.#entries.get(id);
+    if (hit !== undefined && hit.record !== seen) return this.get(id);
+    this.#entries.delete(id);
+    return this.get(id);
   }
 
   /** Forget grant `id`: the next request reads it from the store. */

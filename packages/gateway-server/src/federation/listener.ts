@@ -1,15 +1,24 @@
 import { constants } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { baseFastifyOptions, installCommonHooks, loggablePath, sendError } from '../http.js';
 import { idOnlyTracing, type Tracing, type TraceSpan } from '../tracing.js';
+import { acceptProxyProtocol, type ProxyProtocol } from './proxy-protocol.js';
 import { SocketRegistry, type SocketIdentity } from './sockets.js';
 
 /** The prefix of every federation route. */
 export const FEDERATION_PREFIX = '/api/federation/v1';
+
+/**
+ * At shutdown, a keep-alive connection with no request for this long is closed (ms); a busy one
+ * is closed right after its next answer (`Connection: close`), so a client never loses a request
+ * it sent on a connection the server was closing at that moment (the keep-alive race).
+ */
+export const DRAIN_IDLE_MS = 250;
 
 export interface FederationTls {
   certPem: string;
@@ -23,6 +32,13 @@ export interface FederationListenerOptions {
   logger: Logger;
   /** True when a serial has been revoked (checked at every handshake, from memory). */
   isSerialRevoked: (serialHex: string) => boolean;
+  /**
+   * Step-CA mode: whether a verified client certificate (DER, with the issuer the TLS layer
+   * verified it with) is one this gateway obtained itself. When set, a presented certificate
+   * it refuses ends the connection at the handshake, whatever identity it carries — a
+   * certificate under a shared root never reaches a route, public ones included.
+   */
+  acceptsCertificate?: (leafDer: Uint8Array, issuerDer: Uint8Array | undefined) => boolean;
   /** Routes to register (public and mTLS), given the socket registry. */
   routes: (app: FastifyInstance, sockets: SocketRegistry) => void | Promise<void>;
   /**
@@ -34,6 +50,11 @@ export interface FederationListenerOptions {
   refuse?: () => RefusalHandler | undefined;
   /** Spans: one SERVER span per request, continuing the caller's valid `traceparent` (default: ids only). */
   tracing?: Tracing;
+  /**
+   * Load-balancer addresses whose connections start with a PROXY protocol v2 header naming the
+   * client (`MOSAIC_PROXY_PROTOCOL_FROM`; proxy-protocol.ts). Default none.
+   */
+  proxyProtocolFrom?: readonly string[];
 }
 
 /** A refusal decided by the listener itself: before any route (401), or no such route (404). */
@@ -56,6 +77,8 @@ declare module 'fastify' {
     peer: Extract<SocketIdentity, { kind: 'peer' }> | null;
     /** This request's SERVER span (its trace id is the audit row's); ended when the answer is sent or the connection closes. */
     span: TraceSpan | null;
+    /** The client's address: from the load balancer's PROXY protocol header when it sent one, else the socket's. */
+    clientAddress: string | null;
   }
 }
 
@@ -88,15 +111,23 @@ export class FederationListener {
   readonly sockets = new SocketRegistry();
   private server!: Server;
   private readonly options: FederationListenerOptions;
-  /** Handshakes refused at `secureConnection`, by reason (for metrics). */
-  readonly refused = { untrusted: 0, revoked: 0 };
+  /** Handshakes refused at `secureConnection`, by reason (for metrics); `foreign`: chains to the root but not ours (Step-CA mode). */
+  readonly refused = { untrusted: 0, revoked: 0, foreign: 0 };
+  /** The TLS material in use (the server certificate and the client CAs change at runtime). */
+  #tls: FederationTls;
+  /** PROXY protocol v2 from the configured load balancers, when any are. */
+  #proxy: ProxyProtocol | null = null;
 
   private constructor(options: FederationListenerOptions) {
     this.options = options;
+    this.#tls = { ...options.tls };
     this.app = Fastify({
       ...baseFastifyOptions(),
       loggerInstance: options.logger,
-      forceCloseConnections: 'idle',
+      // The drain in `close()` ends connections itself: idle ones once idle for DRAIN_IDLE_MS,
+      // busy ones after their answer; requests arriving meanwhile are served, not refused.
+      forceCloseConnections: false,
+      return503OnClosing: false,
       // A client dripping its request holds a socket at most this long (Node's default is 5 min).
       requestTimeout: 30_000,
       serverFactory: (handler) => {
@@ -114,6 +145,10 @@ export class FederationListener {
 
   private async setup(): Promise<void> {
     const { app, sockets, options } = this;
+    // Before TLS: a configured load balancer's connections start with the client's address.
+    if (options.proxyProtocolFrom !== undefined && options.proxyProtocolFrom.length > 0) {
+      this.#proxy = acceptProxyProtocol(this.server, { from: options.proxyProtocolFrom, logger: options.logger });
+    }
     // Prepended, so it runs before the HTTP server's own listener: under TLS 1.3 a client's
     // first request arrives in the same flight as its Finished message, and with a plain `on`
     // that request was already being parsed when the socket was destroyed.
@@ -127,6 +162,14 @@ export class FederationListener {
           socket.destroy();
           return;
         }
+      } else if (options.acceptsCertificate !== undefined) {
+        const cert: DetailedPeerCertificate | null = socket.getPeerCertificate(true);
+        const issuer = cert?.issuerCertificate as DetailedPeerCertificate | undefined;
+        if (cert?.raw === undefined || !options.acceptsCertificate(cert.raw, issuer?.raw)) {
+          this.refused.foreign++;
+          socket.destroy();
+          return;
+        }
       }
       const identity = sockets.classify(socket);
       if (identity.kind === 'peer' && options.isSerialRevoked(identity.serialHex)) {
@@ -137,9 +180,29 @@ export class FederationListener {
     this.server.on('tlsClientError', (err, socket) => {
       options.logger.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
     });
+    // Connection bookkeeping for the drain at shutdown (see close()).
+    this.server.on('secureConnection', (socket: TLSSocket) => {
+      if (socket.destroyed) return;
+      this.#connections.set(socket, { busy: 0, idleSince: performance.now() });
+      socket.once('close', () => this.#connections.delete(socket));
+    });
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const c = this.#connections.get(req.socket);
+      if (c === undefined) return;
+      c.busy++;
+      if (this.#draining && !res.headersSent) res.setHeader('connection', 'close');
+      res.once('close', () => {
+        c.busy--;
+        c.idleSince = performance.now();
+      });
+    });
+    app.addHook('onSend', async (_req, reply) => {
+      if (this.#draining) void reply.header('connection', 'close');
+    });
     installCommonHooks(app, { notFound: false });
     app.decorateRequest('peer', null);
     app.decorateRequest('span', null);
+    app.decorateRequest('clientAddress', null);
     const tracing = options.tracing ?? idOnlyTracing();
     // Before any refusal: every request, refused ones included, is one span. Named by the route's
     // pattern (never a path's values: the enrollment token, a row id).
@@ -151,6 +214,7 @@ export class FederationListener {
         'http.route': route,
       });
       req.span = span;
+      req.clientAddress = this.#proxy?.clientAddress(req.socket) ?? req.socket.remoteAddress ?? null;
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) {
           span.end('error', {}, 'the connection closed before the answer was sent');
@@ -204,12 +268,45 @@ export class FederationListener {
 
   /** Swap the server certificate (renewal or new SANs); open connections keep theirs. */
   setServerCertificate(certPem: string, keyPem: string): void {
-    this.server.setSecureContext(federationTlsOptions({ ...this.options.tls, certPem, keyPem }));
+    this.#tls = { ...this.#tls, certPem, keyPem };
+    this.server.setSecureContext(federationTlsOptions(this.#tls));
   }
 
-  /** Stop accepting, close idle keep-alive sockets at once, let in-flight requests finish. */
+  /** Swap the CA certificates client certificates are verified against (Step-CA rotated its intermediate); open connections keep theirs. */
+  setClientCa(caPem: string): void {
+    this.#tls = { ...this.#tls, caPem };
+    this.server.setSecureContext(federationTlsOptions(this.#tls));
+  }
+
+  /**
+   * Drain, then stop: stop accepting at once (a load balancer's connect is refused and retried
+   * on another replica); every answer from now on carries `Connection: close`; a connection
+   * idle for {@link DRAIN_IDLE_MS} is closed. Resolves once every connection has ended (the
+   * gateway's shutdown deadline cuts what is left).
+   */
   async close(): Promise<void> {
-    await this.app.close();
+    if (this.#draining) return this.#closed;
+    this.#draining = true;
+    // http.Server#close closes idle keep-alive sockets at once (Node ≥ 19): a client may be
+    // sending its next request on one at that very moment, and that request would be lost.
+    this.server.closeIdleConnections = () => undefined;
+    const timer = setInterval(() => this.#closeIdle(), 25);
+    timer.unref();
+    this.#closed = this.app.close().finally(() => clearInterval(timer));
+    this.#closeIdle();
+    return this.#closed;
+  }
+
+  #draining = false;
+  #closed: Promise<void> = Promise.resolve();
+  /** Per connection: requests in flight and when it last went idle. */
+  readonly #connections = new Map<Socket, { busy: number; idleSince: number }>();
+
+  #closeIdle(): void {
+    const now = performance.now();
+    for (const [socket, c] of this.#connections) {
+      if (c.busy === 0 && now - c.idleSince >= DRAIN_IDLE_MS) socket.destroy();
+    }
   }
 }
 

@@ -25,6 +25,7 @@ import {
   spkiPin,
   spkiPinFromSpki,
   isMosaicError,
+  leafOfChain,
   listRequestSchema,
   queryHash,
   resourceDecision,
@@ -36,19 +37,22 @@ import {
   type RowsAllowed,
 } from '@mosaic/federation-core';
 import type { AuditSpool } from '../audit/spool.js';
-import type { EmbeddedCa } from '../ca/index.js';
+import type { GatewayCa } from '../ca/index.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from '../limits/index.js';
-import type { GrantRecord, ResourceRow, Storage } from '../storage/index.js';
+import { isStorageUnreachable, type GrantRecord, type ResourceRow, type Storage } from '../storage/index.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { GrantCache } from './grant-cache.js';
 import { FEDERATION_PREFIX, type RefusalHandler } from './listener.js';
+import { anonymousBudgetKey } from './proxy-protocol.js';
 
 /** The audited mTLS verbs: the four read verbs and renewal, and `unknown` for any other path. */
 type AuditedVerb = FederationVerb | 'renew' | 'unknown';
 
 /** Refusals of clients without a valid identity audited per address and minute; more are counted only. */
 export const ANONYMOUS_AUDITED_PER_MINUTE = 60;
+/** …and at most this many in all, whatever the addresses (beyond: counted, not written). */
+export const ANONYMOUS_AUDITED_TOTAL_PER_MINUTE = 600;
 
 const ROUTE_VERBS: ReadonlySet<string> = new Set(['capabilities', 'list', 'get', 'search', 'renew']);
 
@@ -87,7 +91,7 @@ export interface FederationVerbDeps {
   grantCache: GrantCache;
   /** Renewal (`POST /renew`): the CA that issues, and what to tell when serials change. Without it the route is not registered. */
   renewal?: {
-    ca: Pick<EmbeddedCa, 'issueClientCertificate' | 'caCertPem'>;
+    ca: Pick<GatewayCa, 'issueClientCertificate' | 'caCertPem' | 'certChainPem' | 'discardUnrecorded'>;
     /** After a renewal committed: the previous serials stop working at `at`. */
     onRenewed(grantId: string, revokedSerials: readonly string[], at: Date): void;
   };
@@ -186,6 +190,8 @@ export interface FederationVerbs {
 export function registerFederationVerbs(app: FastifyInstance, deps: FederationVerbDeps): FederationVerbs {
   const now = deps.now ?? Date.now;
   const { storage, spool, metrics, limiter, grantCache } = deps;
+  /** Serials found not to be their grant's current one, with the serial that was current then. */
+  const notCurrent = new Map<string, string | null>();
 
   /** Step 1: the socket's identity against the grant as it is now. */
   /**
@@ -202,7 +208,17 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     if (deps.revocation.isRevoked(peer.serialHex)) {
       throw new Refusal(403, 'GRANT_REVOKED', 'this client certificate has been revoked', close);
     }
-    const grant = await grantCache.get(peer.grantId);
+    let grant = await grantCache.get(peer.grantId);
+    // A certificate that is not the cached grant's current one may be newer than the cache (renewed
+    // or re-enrolled through another replica a moment ago, before its notification arrived here):
+    // the grant is read again once per (certificate, current serial) before judging.
+    if (grant !== null && grant.certSerial !== peer.serialHex && notCurrent.get(peer.serialHex) !== grant.certSerial) {
+      grant = await grantCache.reread(peer.grantId, grant);
+      if (grant !== null && grant.certSerial !== peer.serialHex) {
+        if (notCurrent.size >= 4_096) notCurrent.clear();
+        notCurrent.set(peer.serialHex, grant.certSerial);
+      }
+    }
     if (grant === null) throw new Refusal(403, 'GRANT_UNKNOWN', 'the grant named in the client certificate is not known here', close);
     ctx.peer = grant.peerName;
     ctx.subjectUserId = grant.subjectUserId;
@@ -360,6 +376,15 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     if (isMosaicError(err) && (err.statusCode === 502 || err.statusCode === 503 || err.statusCode === 504)) {
       return { status: err.statusCode, body: errorBody(req, err.code, err.message, err.remediation), rowsOut: 0 };
     }
+    // The store is unreachable (PostgreSQL down, restarting): authorization fails closed.
+    if (isStorageUnreachable(err)) {
+      req.log.warn({ reqId: req.id, err: err instanceof Error ? err.message : String(err) }, 'store unreachable: federation request refused');
+      return {
+        status: 503,
+        body: errorBody(req, 'STORAGE_UNAVAILABLE', 'the gateway cannot reach its store; the request was not served', 'retry shortly; the gateway recovers by itself once its database is back'),
+        rowsOut: 0,
+      };
+    }
     const e = err as { name?: string; message?: string; stack?: string };
     req.log.error({ reqId: req.id, err: { type: e.name, message: e.message, stack: e.stack } }, 'federation request failed');
     return { status: 500, body: errorBody(req, 'INTERNAL', `internal error; quote request id ${req.id} to the gateway's admin`), rowsOut: 0 };
@@ -483,7 +508,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     if (current?.certPem == null || current.grantId !== grant.id || current.revokedAt !== null) throw notCurrent();
     let sameKey: boolean;
     try {
-      sameKey = pinsEqual(spkiPin(current.certPem), spkiPinFromSpki(csr.spki));
+      sameKey = pinsEqual(spkiPin(leafOfChain(current.certPem)), spkiPinFromSpki(csr.spki));
     } catch {
       sameKey = false;
     }
@@ -491,7 +516,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
     req.log.info({ reqId: req.id, grantId: grant.id, serial: current.serial }, 'renewal asked again by the superseded certificate: the current certificate is sent again');
     return {
       body: {
-        certPem: current.certPem,
+        certPem: leafOfChain(current.certPem),
         certChainPem: current.certPem,
         caCertPem: renewal!.ca.caCertPem,
         grantId: grant.id,
@@ -531,30 +556,46 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
         } catch (err) {
           throw new Refusal(400, 'CSR_INVALID', err instanceof Error ? err.message : 'the CSR is not valid');
         }
-        const issued = await renewal.ca.issueClientCertificate({
-          csr,
-          peerName: grant.peerName,
-          grantId: grant.id,
-          subjectUserId: grant.subjectUserId,
-          ...(grant.expiresAt !== null ? { notAfterCap: new Date(grant.expiresAt) } : {}),
-        });
+        let issued: Awaited<ReturnType<GatewayCa['issueClientCertificate']>>;
+        try {
+          issued = await renewal.ca.issueClientCertificate({
+            csr,
+            peerName: grant.peerName,
+            grantId: grant.id,
+            subjectUserId: grant.subjectUserId,
+            ...(grant.expiresAt !== null ? { notAfterCap: new Date(grant.expiresAt) } : {}),
+          });
+        } catch (err) {
+          // Step-CA's failures name its internal URL and its own words: logged here, and the
+          // peer is told no more than an enrolling one is.
+          if (isMosaicError(err) && err.code.startsWith('STEP_CA_')) {
+            req.log.warn({ reqId: req.id, code: err.code, err: err.message }, 'renewal: Step-CA did not issue the certificate');
+            throw new Refusal(500, 'INTERNAL', `the certificate could not be issued; quote request id ${req.id} to the gateway's admin`);
+          }
+          throw err;
+        }
         const at = new Date(t + RENEWAL_OVERLAP_MS);
         const revoked = await storage.transaction(async (tx) => {
           const fresh = await tx.grants.get(grant.id);
           if (fresh?.status !== 'active' || fresh.certSerial !== req.peer!.serialHex) {
             throw new Refusal(409, 'GRANT_NOT_ENROLLABLE', 'the grant changed during the renewal; try again');
           }
-          await tx.certs.record({ serial: issued.serialHex, grantId: grant.id, notBefore: issued.notBefore, notAfter: issued.notAfter, certPem: issued.certPem });
+          // the chain (leaf + Step-CA's intermediate; the leaf alone with the embedded CA)
+          await tx.certs.record({ serial: issued.serialHex, grantId: grant.id, notBefore: issued.notBefore, notAfter: issued.notAfter, certPem: renewal.ca.certChainPem(issued.certPem) });
           const serials = await tx.certs.revokeAllExcept(grant.id, issued.serialHex, { at, reason: 'superseded' });
           await tx.grants.activate(grant.id, issued.serialHex);
           return serials;
+        }).catch((err: unknown) => {
+          // issued but never recorded: with Step-CA, revoked there (best effort, logged)
+          void renewal.ca.discardUnrecorded?.(issued.certPem);
+          throw err;
         });
         grantCache.invalidate(grant.id);
         renewal.onRenewed(grant.id, revoked, at);
         return {
           body: {
             certPem: issued.certPem,
-            certChainPem: issued.certPem,
+            certChainPem: renewal.ca.certChainPem(issued.certPem),
             caCertPem: renewal.ca.caCertPem,
             grantId: grant.id,
             subjectUserId: grant.subjectUserId,
@@ -582,8 +623,12 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
       if (req.peer !== null) return unknownRoute(req, reply);
       const body = errorBody(req, refusal.code, refusal.message, refusal.remediation);
       const out: Outcome = { status: refusal.status, body, rowsOut: 0, closeSocket: true };
-      const address = req.socket.remoteAddress ?? 'unknown';
-      if (!anonymousBudget.take(`addr:${address}`, ANONYMOUS_AUDITED_PER_MINUTE).allowed) {
+      // the client's own address, also behind HAProxy (PROXY protocol v2, MOSAIC_PROXY_PROTOCOL_FROM)
+      const address = req.clientAddress ?? req.socket.remoteAddress ?? 'unknown';
+      // per address (an IPv6 address's /64), and overall: many addresses cannot fill it either
+      const audited =
+        anonymousBudget.take(anonymousBudgetKey(address), ANONYMOUS_AUDITED_PER_MINUTE).allowed && anonymousBudget.take('all', ANONYMOUS_AUDITED_TOTAL_PER_MINUTE).allowed;
+      if (!audited) {
         metrics.refusalsUnaudited.inc({ code: refusal.code });
         req.span?.setAttributes({ 'mosaic.verb': verbOfPath(req.url), 'mosaic.outcome': 'denied', 'error.type': refusal.code });
         void reply.header('connection', 'close');

@@ -20,9 +20,10 @@ import {
   type Grant,
   type TokenResponse,
 } from '@mosaic/federation-core';
-import type { EmbeddedCa } from '../ca/index.js';
-import type { GrantRecord, Storage } from '../storage/index.js';
+import type { GatewayCa } from '../ca/index.js';
+import type { GrantRecord, Repositories, Storage } from '../storage/index.js';
 import { auditActor, type AuditWriter } from './audit.js';
+import type { InvalidationEvent } from './invalidation.js';
 import type { Revocation } from './revocation.js';
 
 /** Enrollment tokens live at most 15 minutes (CONTRACT.md). */
@@ -38,7 +39,7 @@ export interface Actor {
 
 export interface GrantServiceDeps {
   storage: Storage;
-  ca: EmbeddedCa;
+  ca: GatewayCa;
   revocation: Revocation;
   audit: AuditWriter;
   /** This gateway's name (the `serverName` an enrolled peer is told). */
@@ -47,6 +48,11 @@ export interface GrantServiceDeps {
   publicUrl: () => string;
   /** Told after a grant changed (edit, revoke, enrollment, expiry): caches of it must go. */
   onGrantChanged?: (grantId: string) => void;
+  /**
+   * Replicas sharing a store: announce revocations inside the committing transaction
+   * (`SharedInvalidation.inTransaction`), so the others hear of them exactly at commit.
+   */
+  announce?: (tx: Repositories, events: readonly InvalidationEvent[]) => Promise<void>;
   now?: () => Date;
 }
 
@@ -174,24 +180,40 @@ export class GrantService {
       const serialsRevoked = await tx.certs.revokeAllOfGrant(current.id, { reason: 'cessationOfOperation' });
       await tx.tokens.cancelUnused(current.id);
       await audit.record({ ...auditActor(actor), verb: 'admin.grant.revoke', outcome: 'allowed', statusCode: 200, grantId: current.id, peer: current.peerName, subjectUserId: current.subjectUserId }, tx);
+      await this.deps.announce?.(tx, [{ kind: 'revoked', serials: serialsRevoked }, { kind: 'grant-closed', grantId: current.id }, { kind: 'grant', grantId: current.id }]);
       return { record: revoked, serials: serialsRevoked };
     });
-    revocation.applied(serials);
-    revocation.grantClosed(current.id);
+    const announced = this.deps.announce !== undefined;
+    revocation.applied(serials, { announced });
+    revocation.grantClosed(current.id, { announced });
     this.deps.onGrantChanged?.(current.id);
     return toGrant(record);
   }
 
-  /** Revoke every grant in `ids` (a deleted user's), in the caller's transaction, and return the serials revoked. */
-  async revokeMany(tx: Storage | Parameters<Parameters<Storage['transaction']>[0]>[0], ids: readonly string[], reason: string): Promise<string[]> {
+  /**
+   * Revoke every grant in `ids` (a deleted user's), in the caller's transaction, and return the
+   * serials revoked. The other replicas are told inside that transaction (at its commit); after
+   * it committed, the caller calls `revokedMany` for this process.
+   */
+  async revokeMany(tx: Repositories, ids: readonly string[], reason: string): Promise<string[]> {
     const serials: string[] = [];
     for (const id of ids) {
       await tx.grants.revoke(id, { reason });
       serials.push(...(await tx.certs.revokeAllOfGrant(id, { reason: 'cessationOfOperation' })));
       await tx.tokens.cancelUnused(id);
+    }
+    await this.deps.announce?.(tx, [{ kind: 'revoked', serials }, ...ids.flatMap((grantId) => [{ kind: 'grant-closed' as const, grantId }, { kind: 'grant' as const, grantId }])]);
+    return serials;
+  }
+
+  /** After the transaction of `revokeMany` committed: refuse the serials here, close the sockets, drop the cached grants. */
+  revokedMany(ids: readonly string[], serials: readonly string[]): void {
+    const announced = this.deps.announce !== undefined;
+    this.deps.revocation.applied(serials, { announced });
+    for (const id of ids) {
+      this.deps.revocation.grantClosed(id, { announced });
       this.deps.onGrantChanged?.(id);
     }
-    return serials;
   }
 
   /** Make an enrollment token (shown once; only its hash is kept). Older unused tokens of the grant are cancelled. */
@@ -275,7 +297,7 @@ export class GrantService {
     if (grant.status === 'active' && !claim.token.reenroll) {
       return fail(409, 'GRANT_NOT_ENROLLABLE', 'the grant is already enrolled', grant, 'the serving admin can make a re-enrollment token: `grant token <id> --reenroll`');
     }
-    let issued: Awaited<ReturnType<EmbeddedCa['issueClientCertificate']>>;
+    let issued: Awaited<ReturnType<GatewayCa['issueClientCertificate']>>;
     try {
       issued = await ca.issueClientCertificate({
         csr,
@@ -294,10 +316,14 @@ export class GrantService {
         // concurrent redeem of another token, since the claim.
         const current = await tx.grants.get(grant.id);
         if (current === null || current.status === 'revoked' || current.status === 'expired') throw new NotEnrollable();
-        await tx.certs.record({ serial: issued.serialHex, grantId: grant.id, notBefore: issued.notBefore, notAfter: issued.notAfter });
+        // The chain (leaf + Step-CA's intermediate; the leaf alone with the embedded CA) is kept:
+        // in the Step-CA mode the listener accepts exactly the leaves recorded here (by
+        // fingerprint), and learns earlier intermediates from them (ca/step-ca.ts).
+        await tx.certs.record({ serial: issued.serialHex, grantId: grant.id, notBefore: issued.notBefore, notAfter: issued.notAfter, certPem: ca.certChainPem(issued.certPem) });
         // One live certificate per grant: every other serial of it stops working at once
         // (re-enrollment, or a concurrent redeem that committed first).
         const revoked = await tx.certs.revokeAllExcept(grant.id, issued.serialHex, { reason: 'superseded' });
+        await this.deps.announce?.(tx, [{ kind: 'revoked', serials: revoked }, { kind: 'grant', grantId: grant.id }]);
         await tx.grants.activate(grant.id, issued.serialHex);
         await audit.record(
           { ...auditActor(actor), verb: 'enroll', outcome: 'allowed', statusCode: 200, grantId: grant.id, peer: grant.peerName, subjectUserId: grant.subjectUserId, latencyMs: performance.now() - started },
@@ -306,15 +332,17 @@ export class GrantService {
         return revoked;
       });
     } catch (err) {
+      // Issued but never recorded: with Step-CA, revoked there (best effort, logged).
+      void ca.discardUnrecorded?.(issued.certPem);
       // Nothing about the grant goes back to an anonymous caller; the row says what happened.
       if (err instanceof NotEnrollable || isMosaicError(err)) return fail(409, 'GRANT_NOT_ENROLLABLE', 'the grant behind this token can no longer be enrolled', grant);
       return fail(500, 'INTERNAL', 'the enrollment could not be completed', grant);
     }
-    revocation.applied(revokedSerials);
+    revocation.applied(revokedSerials, { announced: this.deps.announce !== undefined });
     this.deps.onGrantChanged?.(grant.id);
     return {
       certPem: issued.certPem,
-      certChainPem: issued.certPem,
+      certChainPem: ca.certChainPem(issued.certPem),
       caCertPem: ca.caCertPem,
       grantId: grant.id,
       subjectUserId: grant.subjectUserId,

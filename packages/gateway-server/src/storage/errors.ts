@@ -44,3 +44,23 @@ export const CaStateMissingError = createError<[]>(
   500,
   'Start the gateway once so it creates its CA; this is a bug if the gateway is running.',
 );
+
+const CONNECTION_ERRNOS: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * True when `err` says the database could not be reached (refused, reset, timed out, shutting
+ * down) rather than that a statement failed: the federation verbs answer such a failure with
+ * 503 STORAGE_UNAVAILABLE — authorization fails closed, it is never answered from memory.
+ */
+export function isStorageUnreachable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string') {
+      if (CONNECTION_ERRNOS.has(code)) return true;
+      // SQLSTATE class 08 (connection exception), 57P01–57P03 (shutdown, crash, cannot connect now)
+      if (/^08[0-9A-Z]{3}$/.test(code) || code === '57P01' || code === '57P02' || code === '57P03') return true;
+    }
+    if (typeof message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(message)) return true;
+  }
+  return false;
+}

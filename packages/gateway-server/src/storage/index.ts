@@ -18,7 +18,7 @@ export { TABLES, type Database, type Engine, type Flag } from './schema.js';
 export { toTimestamp, toTimestampOrNull, isStoredTimestamp, type Timestamp, type TimeInput } from './time.js';
 export { describePostgresUrl, isPostgresUrl, type PostgresOptions } from './postgres.js';
 export { SQLITE_FILE_NAME, SQLITE_BUSY_TIMEOUT_MS } from './sqlite.js';
-export { StorageUnavailableError, StorageSchemaTooNewError, AdminTokenExistsError, AdminTokenNotFoundError, CaStateMissingError } from './errors.js';
+export { StorageUnavailableError, StorageSchemaTooNewError, AdminTokenExistsError, AdminTokenNotFoundError, CaStateMissingError, isStorageUnreachable } from './errors.js';
 export { DirectoryRepository, type UserRecord, type TeamRecord, type UserDeleted } from './directory.js';
 export {
   ResourcesRepository,

@@ -1,12 +1,25 @@
 /** Small key/value facts about the deployment (`meta`). Not for secrets. */
+import { sql } from 'kysely';
+import type { Engine } from './schema.js';
 import type { Executor, RepoContext } from './sql.js';
 
 /** The `meta` table. */
 export class MetaRepository {
   readonly #db: Executor;
+  readonly #engine: Engine;
 
-  constructor(db: Executor, _ctx: RepoContext) {
+  constructor(db: Executor, ctx: RepoContext) {
     this.#db = db;
+    this.#engine = ctx.engine;
+  }
+
+  /**
+   * PostgreSQL `pg_notify(channel, payload)`; nothing on SQLite (one process per store). Inside
+   * `storage.transaction` it is delivered when the transaction commits, and never if it rolls back.
+   */
+  async notify(channel: string, payload: string): Promise<void> {
+    if (this.#engine !== 'postgres') return;
+    await sql`select pg_notify(${channel}, ${payload})`.execute(this.#db);
   }
 
   /** The value of `key`, or null. */

@@ -66,11 +66,15 @@ export interface ChildGateway {
   stderr(): string;
 }
 
-/** `mosaic gateway start --name <name> --data-dir <home.dataDir> --json` on free loopback ports; resolves once it printed its summary. */
-export async function startChildGateway(home: ChildHome, options: { name?: string; startTimeoutMs?: number } = {}): Promise<ChildGateway> {
+/**
+ * `mosaic gateway start --name <name> --data-dir <home.dataDir> --json` on free loopback ports
+ * (or `federationPort`), plus any `args`; resolves once it printed its summary.
+ */
+export async function startChildGateway(home: ChildHome, options: { name?: string; startTimeoutMs?: number; federationPort?: number; args?: readonly string[] } = {}): Promise<ChildGateway> {
   const tsx = createRequire(import.meta.url).resolve('tsx/esm');
   const args = ['--import', tsx, '--conditions=mosaic-source', CLI_BIN, 'gateway', 'start', '--name', options.name ?? 'work', '--data-dir', home.dataDir];
-  const child = spawn(process.execPath, [...args, '--federation-port', '0', '--admin-port', '0', '--json', '--log-level', 'warn'], {
+  const ports = ['--federation-port', String(options.federationPort ?? 0), '--admin-port', '0'];
+  const child = spawn(process.execPath, [...args, ...ports, '--json', '--log-level', 'warn', ...(options.args ?? [])], {
     env: home.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -39,6 +39,10 @@ export async function startTestGateway(
      * short grant must not see a renewal it did not ask for (`peer renew` works either way).
      */
     renewal?: StartGatewayOptions['renewal'];
+    /** `--ca` (default embedded); with `step-ca`, pass the STEP_CA_* variables in `extraEnv`. */
+    ca?: StartGatewayOptions['ca'];
+    /** Added to the default environment (e.g. a fake Step-CA's `env()`). */
+    extraEnv?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<TestGateway> {
   const home = mkdtempSync(join(tmpdir(), 'mosaic-gw-'));
@@ -47,6 +51,7 @@ export async function startTestGateway(
     XDG_CONFIG_HOME: join(home, 'config'),
     XDG_DATA_HOME: join(home, 'share'),
     ...(options.secret !== undefined ? { MOSAIC_SECRET: options.secret } : options.databaseUrl ? { MOSAIC_SECRET: generateMasterSecret() } : {}),
+    ...options.extraEnv,
   };
   cleanups.push(() => rmSync(home, { recursive: true, force: true }));
   const launch = async (): Promise<TestGateway> => {
@@ -62,6 +67,7 @@ export async function startTestGateway(
       ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
       ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
       ...(options.peerConnections ? { peerConnections: options.peerConnections } : {}),
+      ...(options.ca ? { ca: options.ca } : {}),
       renewal: options.renewal ?? { enabled: false },
     });
     let stopped = false;

@@ -148,6 +148,11 @@ export interface PostgresServer {
   createSchema(prefix?: string): Promise<string>;
   /** Stop the server (or drop the databases created on an external one); remove the temp dir. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * A server started here only: `halt()` stops it (fast shutdown, every session ended, data
+   * kept); `resume()` starts it again on the same port and resolves once it answers.
+   */
+  readonly outage?: { halt(): Promise<void>; resume(): Promise<void> };
 }
 
 function quoteIdent(name: string): string {
@@ -281,9 +286,7 @@ async function startLocal(binaries: PostgresBinaries): Promise<PostgresServer> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = await freePort();
       const stderr: string[] = [];
-      child = spawn(
-        binaries.postgres,
-        [
+      const argv = [
           '-D', data,
           '-p', String(port),
           '-k', sock,
@@ -294,12 +297,15 @@ async function startLocal(binaries: PostgresBinaries): Promise<PostgresServer> {
           '-c', 'max_connections=200',
           '-c', 'shared_buffers=32MB',
           '-c', 'dynamic_shared_memory_type=mmap',
-        ],
-        { ...owner, env, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      child.stderr?.on('data', (chunk: Buffer) => {
-        if (stderr.length < 200) stderr.push(chunk.toString('utf8'));
-      });
+      ];
+      const launch = (): ChildProcess => {
+        const c = spawn(binaries.postgres, argv, { ...owner, env, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+        c.stderr?.on('data', (chunk: Buffer) => {
+          if (stderr.length < 200) stderr.push(chunk.toString('utf8'));
+        });
+        return c;
+      };
+      child = launch();
       entry.child = child;
       running.add(entry);
       installExitHook();
@@ -314,7 +320,7 @@ async function startLocal(binaries: PostgresBinaries): Promise<PostgresServer> {
         continue;
       }
       const factory = new DatabaseFactory(urlFor('postgres'), urlFor);
-      const proc = child;
+      let proc = child;
       let stopped: Promise<void> | undefined;
       return {
         host,
@@ -330,6 +336,21 @@ async function startLocal(binaries: PostgresBinaries): Promise<PostgresServer> {
             running.delete(entry);
             rmSync(dir, { recursive: true, force: true });
           })()),
+        outage: {
+          halt: async () => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return;
+            const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+            proc.kill('SIGINT'); // fast shutdown: sessions are ended, the data stays
+            await exited;
+          },
+          resume: async () => {
+            if (stopped !== undefined) throw new Error('this test PostgreSQL was stopped');
+            if (proc.exitCode === null && proc.signalCode === null) return;
+            proc = launch();
+            entry.child = proc;
+            await waitReady(urlFor('postgres'), proc, Date.now() + 15_000);
+          },
+        },
       };
     }
     throw lastError instanceof Error ? lastError : new Error('postgres did not start');
