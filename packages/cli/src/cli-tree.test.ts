@@ -73,6 +73,8 @@ describe('mosaic completion', () => {
     expect(zsh.stdout).toMatch(/^#compdef mosaic$/m);
     expect(zsh.stdout).toContain("'federation grant') echo 'create list show edit revoke token explain' ;;");
     expect(fish.stdout).toContain("complete -c mosaic -n '__mosaic_at \\'mosaic federation grant list\\'' -l status -x -a 'pending active revoked expired'");
+    // a workstation without zsh or fish checks the scripts' text only; CI (.ci/run installs both) runs them
+    if (process.env.CI === 'true') expect([has('zsh'), has('fish')], 'zsh and fish must be installed under CI=true').toEqual([true, true]);
     if (has('zsh')) {
       const file = join(home.dir, '_mosaic');
       writeFileSync(file, zsh.stdout);
