@@ -151,10 +151,15 @@ describe('docs/acceptance.md', () => {
   const rows = docRows(doc);
   const tests = suiteTests();
 
-  it('the list of seed acceptance tests here is the seed’s own (when ../shared/seeds is beside the checkout)', () => {
+  it('the list of seed acceptance tests here is the seed’s own (when ../shared/seeds is beside the checkout)', (ctx) => {
     const dir = resolve(ROOT, '../shared/seeds');
     const file = existsSync(dir) ? readdirSync(dir).find((f) => /^003_.*\.txt$/.test(f)) : undefined;
-    if (file === undefined) return; // a fresh clone: the explicit list stands alone
+    if (file === undefined) {
+      const why = `the seed's milestones (${dir}/003_*.txt) are absent`;
+      if (process.env.CI === 'true') throw new Error(`${why}: under CI=true ../shared must be beside the checkout`);
+      ctx.skip(`${why}; the explicit list stands alone (CI=true would fail here)`);
+      return;
+    }
     expect(parseSeed(readFileSync(join(dir, file), 'utf8'))).toEqual(SEED_TESTS);
   });
 
