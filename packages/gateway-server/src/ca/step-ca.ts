@@ -50,6 +50,7 @@ import {
   parseCrlUnderRoot,
   parseCsr,
   pinsEqual,
+  REVOCATION_REASONS,
   splitCertificates,
   spkiPin,
   spkiPinFromSpki,
@@ -87,18 +88,6 @@ const PUSH_CONCURRENCY = 4;
 const PUSH_RETRY_BASE_MS = 5_000;
 const PUSH_RETRY_MAX_MS = 5 * 60_000;
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
-
-/** Revocation reasons as RFC 5280 codes, for `/1.0/revoke`. */
-const REASON_CODES: Record<string, number> = {
-  unspecified: 0,
-  keyCompromise: 1,
-  cACompromise: 2,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-  certificateHold: 6,
-  privilegeWithdrawn: 9,
-};
 
 /** Where the Step-CA is and how to use it (from the STEP_CA_* environment). */
 export interface StepCaSettings {
@@ -763,7 +752,7 @@ export class StepCa implements GatewayCa {
     const res = await new StepCaHttp(this.#url, this.#rootPem).json('POST', '/1.0/revoke', {
       serial,
       ott,
-      reasonCode: REASON_CODES[reason] ?? 0,
+      reasonCode: (REVOCATION_REASONS as Record<string, number>)[reason] ?? 0,
       reason,
       passive: true,
     });
