@@ -126,7 +126,13 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     } catch (err) {
       add('storage.migrations', 'red', `cannot read the schema version: ${(err as Error).message}`, 'restart the gateway to migrate');
     }
-    add('ca.key_sealed', 'green', `the CA key is sealed under the master secret (${deps.secretSource})`);
+    add(
+      'ca.key_sealed',
+      'green',
+      ca.mode === 'step-ca'
+        ? `the CA keys stay in Step-CA; the provisioner key is held in memory only, and this gateway's own keys are sealed under the master secret (${deps.secretSource})`
+        : `the CA key is sealed under the master secret (${deps.secretSource})`,
+    );
     const rootLeft = ca.rootNotAfter.getTime() - Date.now();
     add(
       'ca.root_expiry',

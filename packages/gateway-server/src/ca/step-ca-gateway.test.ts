@@ -194,6 +194,8 @@ describeEachEngine('a gateway started with --ca step-ca', (engine) => {
   it('H1: gateway doctor shows ca.step_ca_exclusive yellow, naming the other provisioner', async () => {
     const doctor = await work.admin.doctor();
     expect(doctor.checks.find((c) => c.id === 'ca.step_ca_exclusive')).toMatchObject({ status: 'yellow', message: expect.stringMatching(/other-team.*impersonate/), remediation: expect.stringMatching(/dedicated to Mosaic/) });
+    // and ca.key_sealed does not claim a CA key this gateway does not have
+    expect(doctor.checks.find((c) => c.id === 'ca.key_sealed')?.message).toMatch(/^the CA keys stay in Step-CA; the provisioner key is held in memory only/);
   });
 
   it('L2: a renewal Step-CA refuses is a generic error for the peer: neither Step-CA’s URL nor its words leave the gateway', async () => {
