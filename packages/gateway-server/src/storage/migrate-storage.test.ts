@@ -4,7 +4,7 @@
  * real PostgreSQL and compared table by table, row by row; a second run copies nothing; every
  * refusal leaves both stores exactly as they were.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -283,6 +283,21 @@ describeWithPostgres('migrate-storage: embedded SQLite → PostgreSQL', (server)
     const before = await dump({ dataDir: dir });
     expect((await refusal(migrateStorage({ dataDir: dir, databaseUrl: empty, env: homeEnv, name: 'home', dryRun: true }))).code).toBe('MIGRATION_SOURCE_OUTDATED');
     expect(await dump({ dataDir: dir })).toEqual(before);
+  });
+
+  it('with MOSAIC_SECRET set, the gateway\'s own secret (where found) must be the same one, even when every sealed key opens', async () => {
+    const realSecret = readFileSync(join(homeEnv.XDG_CONFIG_HOME!, 'mosaic', 'home', 'secret'), 'utf8').trim();
+    const config = join(temp, 'other-config');
+    mkdirSync(join(config, 'mosaic', 'home'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(config, 'mosaic', 'home', 'secret'), `${generateMasterSecret()}\n`, { mode: 0o600 });
+    const url = await server().createDatabase('own-secret');
+    const err = await refusal(migrateStorage({ dataDir: homeDir, databaseUrl: url, env: { ...homeEnv, XDG_CONFIG_HOME: config, MOSAIC_SECRET: realSecret }, name: 'home' }));
+    expect(err.code).toBe('MIGRATION_SECRET_MISMATCH');
+    expect(err.message).toMatch(/the gateway's own secret in .*other-config.* is seal key/);
+    expect(await dump({ databaseUrl: url })).toEqual({ schema: ['none'] });
+    // the same secret in both places is fine
+    const ok = await migrateStorage({ dataDir: homeDir, databaseUrl: url, env: { ...homeEnv, MOSAIC_SECRET: realSecret }, name: 'home', dryRun: true });
+    expect(ok.secret.source).toBe('env');
   });
 
   it('checks a pending renewal key under the secret too', async () => {

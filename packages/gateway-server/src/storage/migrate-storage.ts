@@ -480,6 +480,14 @@ async function checkSecret(
   if (fromEnv !== undefined) {
     const { key, failed } = opens(fromEnv, 'MOSAIC_SECRET', items);
     if (failed !== null) throw new MigrationSecretMismatch(`MOSAIC_SECRET (seal key ${key.id})`, sealedUnder(failed));
+    // Where the embedded gateway's own secret is found it must be this one too: a store with
+    // few or no sealed keys proves little, and the audit-hash and cursor keys derived from the
+    // secret would change without a word.
+    const own = await embeddedSecret(name, env, keyring);
+    if (own.text !== null) {
+      const ownId = SealKey.fromMaster(parseMasterSecret(own.text, own.location)).id;
+      if (ownId !== key.id) throw new MigrationSecretMismatch(`MOSAIC_SECRET (seal key ${key.id})`, `the gateway's own secret in ${own.location} is seal key ${ownId}`);
+    }
     return { secret: { source: 'env', location: null, sealKeyId: key.id, sealedKeysChecked: items.length }, text: fromEnv };
   }
   const found = await embeddedSecret(name, env, keyring);
