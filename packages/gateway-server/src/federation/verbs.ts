@@ -11,6 +11,7 @@
  * Whatever the outcome, one audit row is in the spool before the answer leaves (spool down →
  * 503 AUDIT_UNAVAILABLE). The row carries a keyed hash of the request parameters, never them.
  */
+import { createSecretKey } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -190,6 +191,8 @@ export interface FederationVerbs {
 export function registerFederationVerbs(app: FastifyInstance, deps: FederationVerbDeps): FederationVerbs {
   const now = deps.now ?? Date.now;
   const { storage, spool, metrics, limiter, grantCache } = deps;
+  /** The audit key as a `KeyObject`, made once (HMAC under a raw buffer re-imports the key on every request). */
+  const queryHashKey = createSecretKey(deps.queryHashKey);
   /** Serials found not to be their grant's current one, with the serial that was current then. */
   const notCurrent = new Map<string, string | null>();
 
@@ -313,7 +316,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
         adminTokenName: null,
         verb,
         resource,
-        queryHash: queryHash(deps.queryHashKey, hashParams(verb, req)),
+        queryHash: queryHash(queryHashKey, hashParams(verb, req)),
         outcome: outcomeOf(status),
         statusCode: status,
         rowsOut: out.rowsOut,

@@ -3,7 +3,7 @@
  * for RBAC (a user who left a team loses its rows at once) — and the seed that fills them.
  */
 import { codedError, quoteForDisplay, type SeedResult } from '@mosaic/federation-core';
-import { inTransaction, type Executor, type RepoContext } from './sql.js';
+import { inTransaction, placeholders, rawRows, type Executor, type RepoContext } from './sql.js';
 import { applySeed } from './seed.js';
 import type { Timestamp } from './time.js';
 
@@ -79,7 +79,9 @@ export class DirectoryRepository {
    * request time. An unknown user belongs to no team.
    */
   async teamIdsOfUser(userId: string): Promise<string[]> {
-    const rows = await this.#db.selectFrom('memberships').select('team_id').where('user_id', '=', userId).orderBy('team_id').execute();
+    // Read on every federation request (scope ∩ RBAC): plain SQL, no query building per call.
+    const ph = placeholders(this.#ctx.engine);
+    const rows = await rawRows<{ team_id: string }>(this.#db, `select "team_id" from "memberships" where "user_id" = ${ph(1)} order by "team_id"`, [userId]);
     return rows.map((r) => r.team_id);
   }
 

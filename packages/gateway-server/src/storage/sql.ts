@@ -2,7 +2,7 @@
  * Small SQL helpers shared by the repositories: the executor type, composing into the
  * caller's transaction, the visibility condition, LIKE escaping, batching.
  */
-import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { visibilityToSql, type Visibility } from '@mosaic/federation-core';
 import type { Database, Engine, Flag } from './schema.js';
 import { toTimestamp, type Timestamp } from './time.js';
@@ -48,6 +48,22 @@ export function visibilityCondition(visibility: Visibility): RawBuilder<SqlBool>
     if (i < params.length) fragments.push(sql.val(params[i]));
   });
   return sql.join<SqlBool>(fragments, sql.raw(''));
+}
+
+/** The bind-parameter marks of `engine`: `?` (SQLite) or `$1`, `$2`, … (PostgreSQL), numbered from 1. */
+export function placeholders(engine: Engine): (n: number) => string {
+  return engine === 'postgres' ? (n) => `$${n}` : () => '?';
+}
+
+/**
+ * Run SQL text already written with {@link placeholders} marks and bound `params`, skipping
+ * Kysely's builder and compiler (the federation verbs' per-request reads: building and
+ * compiling the same query on every request cost more than running it, docs/benchmarks.md).
+ * Only for fixed text of our own: every value goes through `params`, never into `text`.
+ */
+export async function rawRows<R>(db: Executor, text: string, params: readonly unknown[]): Promise<R[]> {
+  const result = await db.executeQuery<R>(CompiledQuery.raw(text, [...params]));
+  return result.rows;
 }
 
 /** `value` escaped for `LIKE … ESCAPE '\'` (matches literally). */

@@ -417,6 +417,33 @@ function describeVisibility(engine: EngineHarness): void {
     await expect(s.resources.listVisible('tasks', v, { limit: 0 })).rejects.toThrow(RangeError);
   });
 
+  it('the hot reads written as SQL text bind every value: quotes and marks in values are data', async () => {
+    // listVisible and teamIdsOfUser skip Kysely's builder (docs/benchmarks.md); nothing a caller passes may become SQL.
+    for (const hostile of [`a-alice' or '1'='1`, 'x" or "1"="1', '? or 1=1', '$1', 'a-alice; drop table tasks']) {
+      expect(await s.directory.teamIdsOfUser(hostile)).toEqual([]);
+      expect(await ids({ ownerUserId: hostile, teamIds: [hostile] })).toEqual([]);
+    }
+    // As an `afterId` (ids compared as text: both orders below hold in any collation).
+    const v = { ownerUserId: 'alice', teamIds: ['t1', 't2'] };
+    const after = async (afterId: string) => (await s.resources.listVisible('tasks', v, { limit: 100, afterId })).items.map((r) => r.id);
+    expect(await after(`a-alice' or '1'='1`)).toEqual(['c-t1', 'd-t2']);
+    expect(await after('x" or "1"="1')).toEqual([]);
+    expect(await ids({ ownerUserId: 'alice', teamIds: [] })).toEqual(['a-alice']);
+  });
+
+  it('a listed row has the same fields and values as the same row read by getVisible', async () => {
+    const v = { ownerUserId: 'alice', teamIds: ['t1', 't2'] };
+    const page = await s.resources.listVisible('tasks', v, { limit: 100 });
+    expect(page.items.length).toBe(3);
+    for (const row of page.items) expect(row).toStrictEqual(await s.resources.getVisible('tasks', row.id, v));
+  });
+
+  it('the hot reads also run inside a storage transaction', async () => {
+    const v = { ownerUserId: 'alice', teamIds: ['t1', 't2'] };
+    const inside = await s.transaction(async (tx) => ({ teams: await tx.directory.teamIdsOfUser('alice'), rows: (await tx.resources.listVisible('tasks', v, { limit: 100 })).items.map((r) => r.id) }));
+    expect(inside).toEqual({ teams: ['t1', 't2'], rows: ['a-alice', 'c-t1', 'd-t2'] });
+  });
+
   it('getVisible: a missing row and an invisible row are both null', async () => {
     const alice = { ownerUserId: 'alice', teamIds: ['t1', 't2'] };
     expect(await s.resources.getVisible('tasks', 'a-alice', alice)).toMatchObject({ id: 'a-alice', ownerUserId: 'alice', teamId: null, body: 'rocket fuel and coffee' });
