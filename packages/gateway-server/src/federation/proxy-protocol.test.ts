@@ -68,6 +68,9 @@ describe('one spelling per address', () => {
     expect(normalizeAddress('::FFFF:10.0.0.5')).toBe('10.0.0.5');
     expect(parseProxyV2(header('::ffff:102:304', 1, '::1', 8443))).toMatchObject({ source: { address: '1.2.3.4' } });
     expect(parseProxyProtocolFrom('2001:DB8:0::5,::ffff:0a00:6')).toEqual(['2001:db8::5', '10.0.0.6']);
+    // a link-local address with its zone (as a socket may report it) never throws
+    expect(normalizeAddress('FE80::1%eth0')).toBe('fe80::1%eth0');
+    expect(anonymousBudgetKey('fe80::1%eth0')).toBe('net6:fe80:0:0:0::/64');
   });
 
   it('the audit budget of anonymous refusals is per IPv4 address, and per /64 for IPv6', () => {

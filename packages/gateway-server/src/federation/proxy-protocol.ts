@@ -40,6 +40,8 @@ export interface ProxyV2Header {
  */
 export function normalizeAddress(address: string): string {
   if (isIPv6(address)) {
+    // A zone (`fe80::1%eth0`, link-local) is not part of a URL host: kept as written, lower-cased.
+    if (address.includes('%')) return address.toLowerCase();
     // WHATWG URL serialises IPv6 hosts in RFC 5952 form, mapped addresses as ::ffff:hhhh:hhhh
     const host = new URL(`http://[${address}]/`).hostname.slice(1, -1);
     const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
