@@ -3,7 +3,7 @@
  * columns of a fixed width, relative times ("3h ago", "in 6d"), and a small 80-column table.
  * Pure functions of their input (and `now`); colour only when the caller says so.
  */
-import { TERMINAL_UNSAFE } from '@mosaic/federation-core/admin-client';
+import { compactSpan as span, TERMINAL_UNSAFE } from '@mosaic/federation-core/admin-client';
 import { paint, type Style } from '../output.js';
 
 /** The widest line a table writes. */
@@ -28,18 +28,6 @@ export function fit(text: string, width: number, right = false): string {
 
 /** `3 rows`, `1 row`. */
 export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
-
-/** A span of seconds in at most 4 columns: `42s`, `5m`, `3h`, `12d`, `3y`. */
-function span(seconds: number): string {
-  if (seconds < 60) return `${seconds}s`;
-  const m = Math.floor(seconds / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h`;
-  const d = Math.floor(h / 24);
-  if (d < 1000) return `${d}d`;
-  return `${Math.floor(d / 365)}y`;
-}
 
 /**
  * How long ago `at` was, in at most 8 columns: `now`, `42s ago`, `5m ago`, `3h ago`, `12d ago`, `2y ago`.

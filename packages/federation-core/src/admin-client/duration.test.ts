@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationDays, parseDuration } from './duration.js';
+import { compactSpan, durationDays, parseDuration } from './duration.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -21,5 +21,19 @@ describe('parseDuration', () => {
     expect(durationDays('90d')).toBe(90);
     expect(durationDays('36h')).toBe(1);
     expect(durationDays('nope')).toBeNull();
+  });
+});
+
+describe('compactSpan', () => {
+  it.each([
+    [-5, '0s'],
+    [42.9, '42s'],
+    [300, '5m'],
+    [3 * 3600, '3h'],
+    [47 * 3600, '47h'],
+    [12 * 86_400, '12d'],
+    [1100 * 86_400, '3y'],
+  ])('%d s reads %s, in at most 4 columns', (seconds, text) => {
+    expect(compactSpan(seconds)).toBe(text);
   });
 });

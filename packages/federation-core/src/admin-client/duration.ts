@@ -29,3 +29,19 @@ export function durationDays(text: string): number | null {
   const ms = parseDuration(text);
   return ms === null ? null : Math.floor(ms / UNIT_MS.d);
 }
+
+/**
+ * A span of seconds in at most 4 columns — `42s`, `5m`, `3h`, `12d`, `3y` — for the CLI's
+ * tables and the TUI (negative spans read `0s`).
+ */
+export function compactSpan(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  const d = Math.floor(h / 24);
+  if (d < 1000) return `${d}d`;
+  return `${Math.floor(d / 365)}y`;
+}

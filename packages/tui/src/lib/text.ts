@@ -2,7 +2,7 @@
  * Text helpers for the screens: stored values made safe for a terminal, fixed-width columns,
  * countdowns and "ago" times. Pure functions of their input (and `now`).
  */
-import { TERMINAL_UNSAFE } from '@mosaic/federation-core/admin-client';
+import { compactSpan as span, TERMINAL_UNSAFE } from '@mosaic/federation-core/admin-client';
 
 /**
  * A value read from a gateway as it may be drawn: every control, bidi or separator character
@@ -27,19 +27,6 @@ export function fit(text: string | null | undefined, width: number, right = fals
   // a cut value keeps a blank after its `…`, so the next column never runs into it
   const cut = clean.length > width ? (width < 3 ? clean.slice(0, width) : `${clean.slice(0, width - 2)}… `) : clean;
   return right ? cut.padStart(width) : cut.padEnd(width);
-}
-
-/** A span of seconds in at most 4 columns: `42s`, `5m`, `3h`, `12d`, `3y`. */
-export function span(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h`;
-  const d = Math.floor(h / 24);
-  if (d < 1000) return `${d}d`;
-  return `${Math.floor(d / 365)}y`;
 }
 
 /** How long ago `at` was: `now`, `42s`, `5m`, `3h`; `—` when never. */
