@@ -60,6 +60,17 @@ export interface IssueClientOptions {
   lifetimeDays?: number;
 }
 
+/** The issue options for a grant's certificate: its peer, ids, and its expiry as the cap. */
+export function issueOptionsFor(grant: { peerName: string; id: string; subjectUserId: string; expiresAt: string | Date | null }, csr: IssueClientOptions['csr']): IssueClientOptions {
+  return {
+    csr,
+    peerName: grant.peerName,
+    grantId: grant.id,
+    subjectUserId: grant.subjectUserId,
+    ...(grant.expiresAt !== null ? { notAfterCap: new Date(grant.expiresAt) } : {}),
+  };
+}
+
 /** Options of {@link EmbeddedCa.ensureServerCertificate}. */
 export interface ServerCertificateOptions {
   /** `--public-url`: its host is what peers dial and must be in the certificate. */

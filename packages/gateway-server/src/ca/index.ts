@@ -12,6 +12,7 @@ export {
   EmbeddedCa,
   SERVER_CERT_LIFETIME_DAYS,
   SERVER_CERT_RENEW_AT,
+  issueOptionsFor,
   type OpenEmbeddedCaOptions,
   type IssueClientOptions,
   type ServerCertificateOptions,

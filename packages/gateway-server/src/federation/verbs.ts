@@ -38,7 +38,7 @@ import {
   type RowsAllowed,
 } from '@mosaic/federation-core';
 import type { AuditSpool } from '../audit/spool.js';
-import type { GatewayCa } from '../ca/index.js';
+import { issueOptionsFor, type GatewayCa } from '../ca/index.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from '../limits/index.js';
 import { isStorageUnreachable, type GrantRecord, type ResourceRow, type Storage } from '../storage/index.js';
@@ -561,13 +561,7 @@ export function registerFederationVerbs(app: FastifyInstance, deps: FederationVe
         }
         let issued: Awaited<ReturnType<GatewayCa['issueClientCertificate']>>;
         try {
-          issued = await renewal.ca.issueClientCertificate({
-            csr,
-            peerName: grant.peerName,
-            grantId: grant.id,
-            subjectUserId: grant.subjectUserId,
-            ...(grant.expiresAt !== null ? { notAfterCap: new Date(grant.expiresAt) } : {}),
-          });
+          issued = await renewal.ca.issueClientCertificate(issueOptionsFor(grant, csr));
         } catch (err) {
           // Step-CA's failures name its internal URL and its own words: logged here, and the
           // peer is told no more than an enrolling one is.

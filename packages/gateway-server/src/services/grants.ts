@@ -20,7 +20,7 @@ import {
   type Grant,
   type TokenResponse,
 } from '@mosaic/federation-core';
-import type { GatewayCa } from '../ca/index.js';
+import { issueOptionsFor, type GatewayCa } from '../ca/index.js';
 import type { GrantRecord, Repositories, Storage } from '../storage/index.js';
 import { auditActor, type AuditWriter } from './audit.js';
 import type { InvalidationEvent } from './invalidation.js';
@@ -299,13 +299,7 @@ export class GrantService {
     }
     let issued: Awaited<ReturnType<GatewayCa['issueClientCertificate']>>;
     try {
-      issued = await ca.issueClientCertificate({
-        csr,
-        peerName: grant.peerName,
-        grantId: grant.id,
-        subjectUserId: grant.subjectUserId,
-        ...(grant.expiresAt !== null ? { notAfterCap: new Date(grant.expiresAt) } : {}),
-      });
+      issued = await ca.issueClientCertificate(issueOptionsFor(grant, csr));
     } catch (err) {
       return fail(500, 'INTERNAL', `the certificate could not be issued (${(err as Error).message})`, grant);
     }
