@@ -81,7 +81,7 @@ export class DirectoryRepository {
   async teamIdsOfUser(userId: string): Promise<string[]> {
     // Read on every federation request (scope ∩ RBAC): plain SQL, no query building per call.
     const ph = placeholders(this.#ctx.engine);
-    const rows = await rawRows<{ team_id: string }>(this.#db, `select "team_id" from "memberships" where "user_id" = ${ph(1)} order by "team_id"`, [userId]);
+    const rows = await rawRows<{ team_id: string }>(this.#db, this.#ctx, `select "team_id" from "memberships" where "user_id" = ${ph(1)} order by "team_id"`, [userId]);
     return rows.map((r) => r.team_id);
   }
 

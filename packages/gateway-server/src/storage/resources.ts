@@ -124,7 +124,7 @@ export class ResourcesRepository {
     }
     bound.push(options.limit + 1);
     text += ` order by "id" limit ${ph(bound.length)}`;
-    const rows = await rawRows<ResourceTable>(this.#db, text, bound);
+    const rows = await rawRows<ResourceTable>(this.#db, this.#ctx, text, bound);
     const more = rows.length > options.limit;
     const items = (more ? rows.slice(0, options.limit) : rows).map(toRow);
     return { items, nextAfterId: more ? (items.at(-1)?.id ?? null) : null };

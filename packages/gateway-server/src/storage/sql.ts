@@ -5,6 +5,7 @@
 import { CompiledQuery, sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import { visibilityToSql, type Visibility } from '@mosaic/federation-core';
 import type { Database, Engine, Flag } from './schema.js';
+import type { SyncReader } from './sqlite.js';
 import { toTimestamp, type Timestamp } from './time.js';
 
 /** What a repository runs on: the root `Kysely` or a `Transaction` (a subclass). */
@@ -15,6 +16,8 @@ export interface RepoContext {
   readonly engine: Engine;
   /** The clock behind default timestamps (`created_at`, …). */
   readonly clock: () => Date;
+  /** SQLite: synchronous reads of committed data on a second connection ({@link rawRows}). */
+  readonly reader?: SyncReader | undefined;
 }
 
 /** `now` from the context's clock, in the stored form. */
@@ -59,9 +62,12 @@ export function placeholders(engine: Engine): (n: number) => string {
  * Run SQL text already written with {@link placeholders} marks and bound `params`, skipping
  * Kysely's builder and compiler (the federation verbs' per-request reads: building and
  * compiling the same query on every request cost more than running it, docs/benchmarks.md).
+ * On SQLite outside a transaction it runs on the store's read-only reader (committed data,
+ * no queue behind the main connection); inside one, on the transaction (its own writes).
  * Only for fixed text of our own: every value goes through `params`, never into `text`.
  */
-export async function rawRows<R>(db: Executor, text: string, params: readonly unknown[]): Promise<R[]> {
+export async function rawRows<R>(db: Executor, ctx: RepoContext, text: string, params: readonly unknown[]): Promise<R[]> {
+  if (ctx.reader !== undefined && !db.isTransaction) return ctx.reader.all<R>(text, params);
   const result = await db.executeQuery<R>(CompiledQuery.raw(text, [...params]));
   return result.rows;
 }

@@ -182,10 +182,62 @@ export class NodeSqliteDialect extends SqliteDialect {
   }
 }
 
-/** An opened embedded store: the Kysely dialect and where the file is. */
+/**
+ * Synchronous reads of committed data, for the federation verbs' per-request queries: a
+ * second connection to the same file, opened read-only on first use. In WAL mode a reader
+ * neither waits for the writer nor sees its open transaction (each statement reads the last
+ * committed state), so a read here never runs inside — or queues behind — a transaction
+ * on the main connection (the shipper's, an admin change's). Going through Kysely's single
+ * connection cost these reads far more than running them (`pnpm bench`, docs/benchmarks.md).
+ */
+export interface SyncReader {
+  /** The rows of `text` (`?` marks) with `params` bound. */
+  all<R>(text: string, params: readonly unknown[]): R[];
+  close(): void;
+}
+
+class NodeSqliteReader implements SyncReader {
+  readonly #path: string;
+  #db: DatabaseSync | null = null;
+  #closed = false;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  #open(): DatabaseSync {
+    if (this.#closed) throw new Error('storage: the store is closed');
+    if (this.#db === null) {
+      const { DatabaseSync: Database } = loadNodeSqlite();
+      this.#db = new Database(this.#path, { readOnly: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
+    }
+    return this.#db;
+  }
+
+  all<R>(text: string, params: readonly unknown[]): R[] {
+    let stmt = this.#statements.get(text);
+    if (stmt === undefined) {
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.clear();
+      stmt = this.#open().prepare(text);
+      this.#statements.set(text, stmt);
+    }
+    return stmt.all(...params.map(bindable)) as R[];
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#statements.clear();
+    if (this.#db?.isOpen === true) this.#db.close();
+    this.#db = null;
+  }
+}
+
+/** An opened embedded store: the Kysely dialect, where the file is, and its read-only reader. */
 export interface OpenedSqlite {
   readonly dialect: NodeSqliteDialect;
   readonly path: string;
+  readonly reader: SyncReader;
 }
 
 /**
@@ -209,5 +261,5 @@ export function openSqlite(dataDir: string): OpenedSqlite {
     db.close();
     throw err;
   }
-  return { dialect: new NodeSqliteDialect({ database: new NodeSqliteDatabase(db) }), path };
+  return { dialect: new NodeSqliteDialect({ database: new NodeSqliteDatabase(db) }), path, reader: new NodeSqliteReader(path) };
 }

@@ -9,7 +9,7 @@ import { StorageUnavailableError } from './errors.js';
 import { LATEST_SCHEMA_VERSION, migrateToLatest, type MigrationResult } from './migrations.js';
 import { openPostgres, type PostgresOptions } from './postgres.js';
 import type { Database, Engine } from './schema.js';
-import { openSqlite } from './sqlite.js';
+import { openSqlite, type SyncReader } from './sqlite.js';
 import type { RepoContext } from './sql.js';
 
 /** Where the store is: a data dir (SQLite `<dataDir>/gateway.db`) or a PostgreSQL URL. */
@@ -66,13 +66,15 @@ class KyselyStorage implements Storage {
   readonly audit;
   readonly meta;
   readonly #ctx: RepoContext;
+  readonly #reader: SyncReader | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(db: Kysely<Database>, engine: Engine, location: string, clock: () => Date) {
+  constructor(db: Kysely<Database>, engine: Engine, location: string, clock: () => Date, reader?: SyncReader) {
     this.db = db;
     this.engine = engine;
     this.location = location;
-    this.#ctx = { engine, clock };
+    this.#reader = reader;
+    this.#ctx = { engine, clock, reader };
     const repos = bindRepositories(db, this.#ctx);
     this.directory = repos.directory;
     this.resources = repos.resources;
@@ -111,7 +113,10 @@ class KyselyStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    this.#closed ??= this.db.destroy();
+    this.#closed ??= (async () => {
+      this.#reader?.close();
+      await this.db.destroy();
+    })();
     return this.#closed;
   }
 }
@@ -140,7 +145,7 @@ export async function openStorage(options: OpenStorageOptions): Promise<Storage>
     } catch (err) {
       throw new StorageUnavailableError(`SQLite in ${options.dataDir}`, err instanceof Error ? err.message : String(err), { cause: err });
     }
-    storage = new KyselyStorage(new Kysely<Database>({ dialect: opened.dialect }), 'sqlite', opened.path, clock);
+    storage = new KyselyStorage(new Kysely<Database>({ dialect: opened.dialect }), 'sqlite', opened.path, clock, opened.reader);
   }
   try {
     try {
