@@ -267,11 +267,28 @@ async function renewalIdempotency(db: Kysely<unknown>, engine: Engine): Promise<
   await db.schema.alterTable('peers').addColumn('renewal_pending', t.text).execute();
 }
 
+/**
+ * The `list` verb's read — a subject's rows by id, `owner_user_id = ? … order by id limit ?`
+ * (or `team_id`) — served by one index walk in id order instead of a lookup plus a sort of the
+ * subject's rows: composite `(owner_user_id, id)` and `(team_id, id)` indexes replace the
+ * single-column ones (which they cover: the same leading column serves the lookups and the
+ * foreign keys' cascades). On SQLite this took a 20-row page from ~56 to ~42 µs (`pnpm bench`).
+ */
+async function resourceListOrder(db: Kysely<unknown>): Promise<void> {
+  for (const name of RESOURCE_TABLES) {
+    await db.schema.createIndex(`${name}_owner_id_idx`).ifNotExists().on(name).columns(['owner_user_id', 'id']).execute();
+    await db.schema.createIndex(`${name}_team_id_idx`).ifNotExists().on(name).columns(['team_id', 'id']).execute();
+    await db.schema.dropIndex(`${name}_owner_idx`).ifExists().execute();
+    await db.schema.dropIndex(`${name}_team_idx`).ifExists().execute();
+  }
+}
+
 /** Every migration, in order. Append only: never edit one that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', up: initial },
   { version: 2, name: 'peer_renewal', up: peerRenewal },
   { version: 3, name: 'renewal_idempotency', up: renewalIdempotency },
+  { version: 4, name: 'resource_list_order', up: resourceListOrder },
 ];
 
 /** The schema version this code writes. */

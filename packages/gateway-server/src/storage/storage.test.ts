@@ -114,6 +114,20 @@ describeEachEngine('storage', (engine: EngineHarness) => {
     expect(s.describe()).toMatch(engine.name === 'sqlite' ? /^SQLite \/.+\/gateway\.db$/ : /^PostgreSQL 127\.0\.0\.1:\d+\/postgres$/);
   });
 
+  it('the list read walks a (subject, id) index: no sort of the rows, on every resource table', async () => {
+    const s = await engine.open();
+    for (const table of ['tasks', 'notes', 'memory', 'credentials', 'api_keys']) {
+      if (engine.name === 'sqlite') {
+        const plan = await sql<{ detail: string }>`explain query plan ${sql.raw(`select * from "${table}" where (owner_user_id = ?) order by "id" limit ?`)}`.execute(s.db);
+        expect(plan.rows.map((r) => r.detail).join(' | ')).toBe(`SEARCH ${table} USING INDEX ${table}_owner_id_idx (owner_user_id=?)`);
+      }
+      const indexes = engine.name === 'sqlite'
+        ? (await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = ${table} and name not like 'sqlite_autoindex%'`.execute(s.db)).rows.map((r) => r.name)
+        : (await sql<{ name: string }>`select indexname as name from pg_indexes where schemaname = current_schema() and tablename = ${table} and indexname not like '%_pkey'`.execute(s.db)).rows.map((r) => r.name);
+      expect(indexes.sort()).toEqual([`${table}_owner_id_idx`, `${table}_team_id_idx`]);
+    }
+  });
+
   it('two stores opened at once on an empty location migrate once, without error', async () => {
     const location = await engine.emptyDatabase();
     const [a, b] = await Promise.all([engine.openAt(location, { migrate: false }), engine.openAt(location, { migrate: false })]);
@@ -862,6 +876,23 @@ function describeRequestingSide(engine: EngineHarness): void {
     expect((await s.audit.query({ since: at(2500) })).map((r) => r.id)).toEqual(['s1-3', 's1-2']);
     const archived = await s.db.selectFrom('audit_log_archive').select(['id', 'seq']).orderBy('seq').execute();
     expect(archived.map((r) => r.id)).toEqual(['s1-1', 's2-1']);
+  });
+
+  it('audit: a large batch (split into pieces of fixed size) keeps its order, every column, and skips rows already stored', async () => {
+    // 333 rows: 200 + 133, each written as power-of-two pieces (128 + 64 + 8, 128 + 4 + 1).
+    const rows = Array.from({ length: 333 }, (_, i) =>
+      auditRow(`big-${String(i).padStart(3, '0')}`, { at: at(10_000 + i).toISOString(), rowsOut: i, latencyMs: i / 8, spool: 'big', detail: i % 2 === 0 ? null : `{"i":${i}}` }),
+    ).map((r) => ({ ...r, hash: auditRowDigest(r) }));
+    expect(await s.audit.appendMany(rows.filter((_, i) => i % 50 === 0))).toBe(7); // stored before: 0, 50, …, 300
+    expect(await s.audit.appendMany(rows)).toBe(333 - 7);
+    const chain = await s.audit.chain('big');
+    expect(chain).toHaveLength(333);
+    const byId = new Map(chain.map(({ seq: _seq, ...r }) => [r.id, r]));
+    for (const r of rows) expect(byId.get(r.id)).toEqual(r);
+    // Arrival order: the seven early rows first, then the rest in the order given.
+    const arrival = (await s.audit.after(null, 1_000))!.filter((r) => r.id.startsWith('big-')).map((r) => r.id);
+    const early = rows.filter((_, i) => i % 50 === 0).map((r) => r.id);
+    expect(arrival).toEqual([...early, ...rows.map((r) => r.id).filter((id) => !early.includes(id))]);
   });
 
   it('meta: set, read, set-if-absent keeps the first value', async () => {
