@@ -131,6 +131,31 @@ describe.each<AuditDurability>(['normal', 'full'])('AuditSpool (%s)', (durabilit
     const next = await spool.append(entry());
     expect(next.prevHash).toBe(last.hash);
   });
+
+  it('a group commit that fails refuses every row in it, writes none, and the chain goes on from the last durable row', async () => {
+    const dataDir = tempDir();
+    const spool = open({ dataDir, durability, maxSizeBytes: 64 * 1024 });
+    // Rows appended together (one turn of the event loop) share a transaction; keep sending
+    // bursts until one overflows the spool mid-transaction.
+    const settled: Array<{ id: string; ok: boolean; hash?: string | undefined }> = [];
+    for (let burst = 0; burst < 200 && !settled.some((s) => !s.ok); burst++) {
+      const results = await Promise.allSettled(Array.from({ length: 25 }, (_, i) => spool.append(entry({ requestId: `b${burst}-${i}`, resource: 'x'.repeat(60) }))));
+      results.forEach((r, i) => settled.push(r.status === 'fulfilled' ? { id: r.value.id, ok: true, hash: r.value.hash } : { id: `b${burst}-${i}`, ok: false }));
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'AUDIT_UNAVAILABLE', statusCode: 503 });
+    }
+    const refused = settled.filter((s) => !s.ok);
+    expect(refused.length).toBeGreaterThan(1); // a whole transaction's rows, not one
+    const inFile = rowsInFile(spool.file);
+    // Exactly the acknowledged rows are in the file, as an unbroken chain.
+    expect(inFile.map((r) => r.id)).toEqual(settled.filter((s) => s.ok).map((s) => s.id));
+    const records = inFile.map((r) => JSON.parse(r.body) as Parameters<typeof rowDigest>[0]);
+    expect(verifyChain(records, { expectFirstPrevHash: null })).toEqual({ ok: true, rows: records.length });
+    expect(spool.status().appendFailures).toBe(refused.length);
+    // Room again: the next row chains onto the last durable one, not onto a refused row.
+    await spool.markShipped(spool.unshipped(10_000).at(-1)!.seq, records.length);
+    const next = await spool.append(entry());
+    expect(next.prevHash).toBe(inFile.at(-1)!.hash);
+  });
 });
 
 describe('append cost', () => {

@@ -3,9 +3,12 @@
  * written here before its answer leaves (SECURITY.md "Audit never drops and never lies");
  * the shipper then moves rows to the main store.
  *
- * - `durability: 'normal'` (default): `synchronous=NORMAL`, one autocommit insert on the
- *   calling thread (no fsync: the row is in the WAL, which survives `kill -9`). `append`
- *   has written the row when it returns; its promise is already settled.
+ * - `durability: 'normal'` (default): `synchronous=NORMAL` (no fsync: a committed row is in
+ *   the WAL, which survives `kill -9`), written on the calling thread with group commit per
+ *   turn of the event loop: the rows appended during one turn (the requests answered
+ *   together) go in one transaction at its end (`setImmediate`). `append` resolves once its
+ *   transaction committed — about 40 % cheaper per row than one autocommit insert each
+ *   (`pnpm bench`, docs/benchmarks.md).
  * - `durability: 'full'`: `synchronous=FULL` (survives power loss) with group commit on a
  *   worker thread: rows that arrive while a commit is in flight go together in the next
  *   transaction, and the fsync never blocks the event loop. `append` resolves once its
@@ -177,6 +180,9 @@ export class AuditSpool {
   #appended = 0;
   #appendFailures = 0;
   readonly #listeners = new Set<() => void>();
+  // NORMAL mode: the rows of this turn of the event loop, written together at its end
+  #batch: PendingRow[] = [];
+  #flushScheduled = false;
   // FULL mode
   #worker: Worker | null = null;
   readonly #ops: Op[] = [];
@@ -353,20 +359,16 @@ export class AuditSpool {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     const params: [string, string, string] = [record.id, record.hash!, JSON.stringify(record)];
-    if (this.durability === 'normal') {
-      try {
-        open.insert.run(...params);
-      } catch (err) {
-        this.#lastError = reasonOf(err);
-        return this.#refuse(this.#lastError, err);
-      }
-      this.#tail = this.#committedTail = record.hash;
-      this.#backlog++;
-      this.#appended++;
-      this.#notify();
-      return Promise.resolve(record);
-    }
     this.#tail = record.hash;
+    if (this.durability === 'normal') {
+      return new Promise<AuditRecord>((resolve, reject) => {
+        this.#batch.push({ params, record, resolve, reject });
+        if (!this.#flushScheduled) {
+          this.#flushScheduled = true;
+          setImmediate(() => this.#flush());
+        }
+      });
+    }
     return new Promise<AuditRecord>((resolve, reject) => {
       const last = this.#ops.at(-1);
       const pending: PendingRow = { params, record, resolve, reject };
@@ -374,6 +376,49 @@ export class AuditSpool {
       else this.#ops.push({ kind: 'insert', rows: [pending] });
       this.#schedulePump();
     });
+  }
+
+  /**
+   * NORMAL mode: write this turn's rows in one transaction; settle each once it committed
+   * (or refuse them all, and chain the next row onto the last durable one).
+   */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const rows = this.#batch;
+    this.#batch = [];
+    if (rows.length === 0) return;
+    const open = this.#open;
+    try {
+      if (open === null) throw new Error(this.#lastError ?? 'the spool is not open');
+      if (rows.length === 1) open.insert.run(...rows[0]!.params);
+      else {
+        open.db.exec('BEGIN IMMEDIATE');
+        try {
+          for (const r of rows) open.insert.run(...r.params);
+          open.db.exec('COMMIT');
+        } catch (err) {
+          try {
+            open.db.exec('ROLLBACK');
+          } catch {
+            // the transaction is gone already
+          }
+          throw err;
+        }
+      }
+    } catch (err) {
+      const reason = reasonOf(err);
+      this.#lastError = reason;
+      this.#appendFailures += rows.length;
+      this.#tail = this.#committedTail;
+      this.#logger?.error({ err: reason, rows: rows.length }, 'audit spool write failed');
+      for (const r of rows) r.reject(auditUnavailable(reason, err));
+      return;
+    }
+    this.#committedTail = rows.at(-1)!.record.hash;
+    this.#backlog += rows.length;
+    this.#appended += rows.length;
+    for (const r of rows) r.resolve(r.record);
+    this.#notify();
   }
 
   #refuse(reason: string, cause?: unknown): Promise<never> {
@@ -507,6 +552,7 @@ export class AuditSpool {
   /** Wait for queued writes, then close the file (and the writer thread). Appends after this fail. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#flush();
     while (this.#inFlight !== null || this.#ops.length > 0) await new Promise((r) => setTimeout(r, 1));
     this.#closed = true;
     const worker = this.#worker;
