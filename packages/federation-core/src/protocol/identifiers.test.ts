@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  randomIdHex,
   canonicalCaPin,
   continueTrace,
   generateRequestId,
@@ -96,6 +97,26 @@ describe('continueTrace', () => {
 });
 
 const HEX = '9f3a41c287ec0b6e9f3a41c287ec0b6e9f3a41c287ec0b6e9f3a41c287ec0b6e';
+
+describe('randomIdHex (identifiers from a pooled CSPRNG buffer)', () => {
+  it('gives the asked number of bytes as lowercase hex, never the same bytes twice across refills', () => {
+    const seen = new Set<string>();
+    // 3 000 × 16 bytes: the 4 KiB pool is refilled about a dozen times, mid-id included (4096 / 24 is not whole).
+    for (let i = 0; i < 3_000; i++) {
+      const id = randomIdHex(i % 2 === 0 ? 16 : 8);
+      expect(id).toMatch(i % 2 === 0 ? /^[0-9a-f]{32}$/ : /^[0-9a-f]{16}$/);
+      seen.add(id);
+    }
+    expect(seen.size).toBe(3_000);
+    // The bytes are spread: every hex digit shows up at about 1/16 of the time (a buffer handed out twice, or zeros, would not).
+    const digits = [...seen].join('');
+    for (const d of '0123456789abcdef') expect(digits.split(d).length - 1).toBeGreaterThan(digits.length / 16 / 1.2);
+  });
+
+  it('refuses sizes outside 1–256 bytes', () => {
+    for (const n of [0, -1, 257, 1.5, Number.NaN]) expect(() => randomIdHex(n)).toThrow(RangeError);
+  });
+});
 
 describe('canonicalCaPin', () => {
   it.each([

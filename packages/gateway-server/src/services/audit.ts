@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import type { AuditRow } from '@mosaic/federation-core';
+import { randomIdHex, type AuditRow } from '@mosaic/federation-core';
 import type { Logger } from 'pino';
 import type { AuditSpool } from '../audit/index.js';
 
@@ -23,7 +22,7 @@ export function auditRowId(now = Date.now()): string {
     lastMs = now;
     seq = 0;
   }
-  return `${now.toString(36).padStart(11, '0')}${seq.toString(36).padStart(4, '0')}-${randomBytes(5).toString('hex')}`;
+  return `${now.toString(36).padStart(11, '0')}${seq.toString(36).padStart(4, '0')}-${randomIdHex(5)}`;
 }
 
 /**
