@@ -330,10 +330,15 @@ describeEachEngine('federation between two gateways: identity at the handshake a
       expect((await expectClosedAfterHandshake(cert, [['POST', '/list/tasks']])).untrusted).toBe(1);
       return;
     }
-    // OpenSSL accepts these; the listener's profile check (once per socket) refuses them
-    const r = await h.call(h.agent(cert), 'POST', '/list/tasks', { body: {} });
-    expectRefusal(r, 401, 'IDENTITY_INVALID');
-    expect(r.body.error?.message).toContain(`(${expected})`);
+    // OpenSSL accepts these; the listener's profile check (once per certificate) refuses them —
+    // on every connection: a refusal is never remembered as a pass (nor the grant's good
+    // certificate's pass lent to this one)
+    await h.call(h.agent(aliceCreds), 'POST', '/list/tasks', { body: {} });
+    for (let connection = 0; connection < 2; connection++) {
+      const r = await h.call(h.agent(cert), 'POST', '/list/tasks', { body: {} });
+      expectRefusal(r, 401, 'IDENTITY_INVALID');
+      expect(r.body.error?.message).toContain(`(${expected})`);
+    }
   });
 
   // ── certificate content ───────────────────────────────────────────────────────────────
