@@ -58,6 +58,20 @@ export const MAX_SEARCH_TERMS = 16;
 /** Terms longer than this are cut. */
 export const MAX_SEARCH_TERM_LENGTH = 100;
 
+/** The columns of a {@link ResourceRow}, in the order {@link fromValues} reads them. */
+const ROW_COLUMNS = '"id", "title", "body", "owner_user_id", "team_id", "created_at", "updated_at"';
+
+/** A row read as an array of {@link ROW_COLUMNS}. */
+const fromValues = (v: unknown[]): ResourceRow => ({
+  id: v[0] as string,
+  title: v[1] as string,
+  body: v[2] as string | null,
+  ownerUserId: v[3] as string | null,
+  teamId: v[4] as string | null,
+  createdAt: v[5] as Timestamp,
+  updatedAt: v[6] as Timestamp,
+});
+
 const toRow = (r: ResourceTable): ResourceRow => ({
   id: r.id,
   title: r.title,
@@ -117,16 +131,26 @@ export class ResourcesRepository {
     const ph = placeholders(this.#ctx.engine);
     const { sql: visible, params } = visibilityToSql(visibility, { placeholder: ph });
     const bound: unknown[] = [...params];
-    let text = `select * from "${table(resource)}" where ${visible}`;
+    let text = `select ${ROW_COLUMNS} from "${table(resource)}" where ${visible}`;
     if (options.afterId != null) {
       bound.push(options.afterId);
       text += ` and "id" > ${ph(bound.length)}`;
     }
     bound.push(options.limit + 1);
     text += ` order by "id" limit ${ph(bound.length)}`;
-    const rows = await rawRows<ResourceTable>(this.#db, this.#ctx, text, bound);
-    const more = rows.length > options.limit;
-    const items = (more ? rows.slice(0, options.limit) : rows).map(toRow);
+    let items: ResourceRow[];
+    let more: boolean;
+    const reader = this.#ctx.reader;
+    if (reader !== undefined && !this.#db.isTransaction) {
+      // SQLite outside a transaction: committed data on the reader, rows as arrays (one object per row, not two).
+      const rows = reader.values(text, bound);
+      more = rows.length > options.limit;
+      items = (more ? rows.slice(0, options.limit) : rows).map(fromValues);
+    } else {
+      const rows = await rawRows<ResourceTable>(this.#db, this.#ctx, text, bound);
+      more = rows.length > options.limit;
+      items = (more ? rows.slice(0, options.limit) : rows).map(toRow);
+    }
     return { items, nextAfterId: more ? (items.at(-1)?.id ?? null) : null };
   }
 

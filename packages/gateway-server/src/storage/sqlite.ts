@@ -193,6 +193,8 @@ export class NodeSqliteDialect extends SqliteDialect {
 export interface SyncReader {
   /** The rows of `text` (`?` marks) with `params` bound. */
   all<R>(text: string, params: readonly unknown[]): R[];
+  /** The same, each row as an array of its columns in select order (no object per row: cheaper for wide pages). */
+  values(text: string, params: readonly unknown[]): unknown[][];
   close(): void;
 }
 
@@ -201,6 +203,7 @@ class NodeSqliteReader implements SyncReader {
   #db: DatabaseSync | null = null;
   #closed = false;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #arrayStatements = new Map<string, StatementSync>();
 
   constructor(path: string) {
     this.#path = path;
@@ -215,19 +218,29 @@ class NodeSqliteReader implements SyncReader {
     return this.#db;
   }
 
-  all<R>(text: string, params: readonly unknown[]): R[] {
-    let stmt = this.#statements.get(text);
+  #statement(cache: Map<string, StatementSync>, text: string, arrays: boolean): StatementSync {
+    let stmt = cache.get(text);
     if (stmt === undefined) {
-      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.clear();
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
       stmt = this.#open().prepare(text);
-      this.#statements.set(text, stmt);
+      if (arrays) stmt.setReturnArrays(true);
+      cache.set(text, stmt);
     }
-    return stmt.all(...params.map(bindable)) as R[];
+    return stmt;
+  }
+
+  all<R>(text: string, params: readonly unknown[]): R[] {
+    return this.#statement(this.#statements, text, false).all(...params.map(bindable)) as R[];
+  }
+
+  values(text: string, params: readonly unknown[]): unknown[][] {
+    return this.#statement(this.#arrayStatements, text, true).all(...params.map(bindable)) as unknown as unknown[][];
   }
 
   close(): void {
     this.#closed = true;
     this.#statements.clear();
+    this.#arrayStatements.clear();
     if (this.#db?.isOpen === true) this.#db.close();
     this.#db = null;
   }

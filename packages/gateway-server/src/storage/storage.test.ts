@@ -458,6 +458,36 @@ function describeVisibility(engine: EngineHarness): void {
     expect(inside).toEqual({ teams: ['t1', 't2'], rows: ['a-alice', 'c-t1', 'd-t2'] });
   });
 
+  it('the hot reads outside a transaction see committed data only, and do not wait for an open transaction', async () => {
+    const v = { ownerUserId: 'alice', teamIds: ['t1', 't2'] };
+    const before = { teams: await s.directory.teamIdsOfUser('alice'), rows: await ids(v) };
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let written!: () => void;
+    const wrote = new Promise<void>((r) => (written = r));
+    const now = new Date().toISOString();
+    const open = s.db.transaction().execute(async (trx) => {
+      await trx.insertInto('tasks').values({ id: 'b-uncommitted', title: 'not yet', body: null, owner_user_id: 'alice', team_id: null, created_at: now, updated_at: now }).execute();
+      await trx.insertInto('memberships').values({ user_id: 'alice', team_id: 't3', created_at: now }).execute();
+      written();
+      await held;
+    });
+    await wrote;
+    // While the writer's transaction is open: the last committed state, at once (on SQLite the
+    // main connection is held by that transaction; the reads must not queue behind it).
+    const during = await Promise.race([
+      (async () => ({ teams: await s.directory.teamIdsOfUser('alice'), rows: await ids(v) }))(),
+      new Promise<'waited'>((r) => setTimeout(() => r('waited'), 2_000)),
+    ]);
+    release();
+    await open;
+    expect(during).toEqual(before);
+    expect(await s.directory.teamIdsOfUser('alice')).toEqual([...before.teams, 't3'].sort());
+    expect(await ids(v)).toEqual([...before.rows, 'b-uncommitted'].sort());
+    await s.db.deleteFrom('tasks').where('id', '=', 'b-uncommitted').execute();
+    await s.db.deleteFrom('memberships').where('user_id', '=', 'alice').where('team_id', '=', 't3').execute();
+  });
+
   it('getVisible: a missing row and an invisible row are both null', async () => {
     const alice = { ownerUserId: 'alice', teamIds: ['t1', 't2'] };
     expect(await s.resources.getVisible('tasks', 'a-alice', alice)).toMatchObject({ id: 'a-alice', ownerUserId: 'alice', teamId: null, body: 'rocket fuel and coffee' });
