@@ -20,6 +20,7 @@
  *   hash of the parameters (never the text), rows out, and the W3C trace id that every peer
  *   call carries in `traceparent`, so the serving side's audit rows share it.
  */
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import {
   codedError,
   FEDERATED_SOURCE_PREFIX,
@@ -126,7 +127,11 @@ export class QueryService {
   private readonly deadlineMs: number;
   private readonly tracing: Tracing;
 
+  /** The audit key as a `KeyObject`, made once (an HMAC under a raw buffer imports the key again on every call). */
+  private readonly queryHashKey: KeyObject;
+
   constructor(private readonly deps: QueryServiceDeps) {
+    this.queryHashKey = createSecretKey(deps.queryHashKey);
     this.deadlineMs = deps.deadlineMs ?? 5_000;
     this.tracing = deps.tracing ?? idOnlyTracing();
   }
@@ -346,7 +351,7 @@ export class QueryService {
       if (input.verb === 'get') params.id = input.id;
       if (input.verb === 'search') params.query = input.query;
       if (input.verb !== 'get' && input.limit !== undefined) params.limit = input.limit;
-      hash = queryHash(this.deps.queryHashKey, params as { verb: string });
+      hash = queryHash(this.queryHashKey, params as { verb: string });
     }
     await this.deps.audit.record({
       ...auditActor({ ...actor, traceId }),
