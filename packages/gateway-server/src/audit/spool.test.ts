@@ -137,10 +137,10 @@ describe.each<AuditDurability>(['normal', 'full'])('AuditSpool (%s)', (durabilit
     const spool = open({ dataDir, durability, maxSizeBytes: 64 * 1024 });
     // Rows appended together (one turn of the event loop) share a transaction; keep sending
     // bursts until one overflows the spool mid-transaction.
-    const settled: Array<{ id: string; ok: boolean; hash?: string | undefined }> = [];
+    const settled: Array<{ id: string; ok: boolean }> = [];
     for (let burst = 0; burst < 200 && !settled.some((s) => !s.ok); burst++) {
       const results = await Promise.allSettled(Array.from({ length: 25 }, (_, i) => spool.append(entry({ requestId: `b${burst}-${i}`, resource: 'x'.repeat(60) }))));
-      results.forEach((r, i) => settled.push(r.status === 'fulfilled' ? { id: r.value.id, ok: true, hash: r.value.hash } : { id: `b${burst}-${i}`, ok: false }));
+      results.forEach((r, i) => settled.push(r.status === 'fulfilled' ? { id: r.value.id, ok: true } : { id: `b${burst}-${i}`, ok: false }));
       for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'AUDIT_UNAVAILABLE', statusCode: 503 });
     }
     const refused = settled.filter((s) => !s.ok);

@@ -390,6 +390,8 @@ export class AuditSpool {
     const open = this.#open;
     try {
       if (open === null) throw new Error(this.#lastError ?? 'the spool is not open');
+      // Never inside a transaction left open by a failed ROLLBACK: the insert would not be durable when it returns.
+      if (open.db.isTransaction) open.db.exec('ROLLBACK');
       if (rows.length === 1) open.insert.run(...rows[0]!.params);
       else {
         open.db.exec('BEGIN IMMEDIATE');

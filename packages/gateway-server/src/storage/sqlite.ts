@@ -250,7 +250,8 @@ class NodeSqliteReader implements SyncReader {
 export interface OpenedSqlite {
   readonly dialect: NodeSqliteDialect;
   readonly path: string;
-  readonly reader: SyncReader;
+  /** Undefined when the file is not in WAL mode (then every read goes through the one connection). */
+  readonly reader: SyncReader | undefined;
 }
 
 /**
@@ -264,15 +265,19 @@ export function openSqlite(dataDir: string): OpenedSqlite {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, SQLITE_FILE_NAME);
   const db = new Database(path, { timeout: SQLITE_BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true });
+  let wal: boolean;
   try {
     chmodSync(path, 0o600);
     db.exec(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-    db.exec('PRAGMA journal_mode = WAL');
+    // A file system without shared memory (some network mounts) keeps the rollback journal.
+    wal = (db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode?: string } | undefined)?.journal_mode === 'wal';
     db.exec('PRAGMA synchronous = NORMAL');
     db.exec('PRAGMA foreign_keys = ON');
   } catch (err) {
     db.close();
     throw err;
   }
-  return { dialect: new NodeSqliteDialect({ database: new NodeSqliteDatabase(db) }), path, reader: new NodeSqliteReader(path) };
+  // The reader only in WAL mode: with a rollback journal a reader waits for the writer — here,
+  // synchronously on the event loop, for a transaction on the same thread that cannot finish.
+  return { dialect: new NodeSqliteDialect({ database: new NodeSqliteDatabase(db) }), path, reader: wal ? new NodeSqliteReader(path) : undefined };
 }
