@@ -160,7 +160,14 @@ describe.runIf(pgAvailable || process.env.CI === 'true')('mosaic gateway migrate
 
   it('refuses while a gateway runs on the data dir, and a database another gateway runs on (exit 1, nothing written)', async () => {
     const url = await pg.createDatabase('cli-refused');
-    const again = await startChildGateway('work', home);
+    // The data dir was migrated by the tests above: a plain start refuses it, one line and a hint.
+    const refused = mosaic(home.env, ['gateway', 'start', '--name', 'work', '--data-dir', dataDir, '--federation-port', '0', '--admin-port', '0']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: this data dir's embedded store was copied to PostgreSQL .+ by `gateway migrate-storage`/);
+    expect(refused.stderr).toMatch(/\nhint: start with DATABASE_URL set to that database; to run on this copy anyway .* pass --allow-migrated-store/);
+    expect(refused.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(existsSync(join(dataDir, 'gateway.lock'))).toBe(false);
+    const again = await startChildGateway('work', home, ['--allow-migrated-store']);
     running.push(again);
     try {
       const busy = migrate(url);

@@ -17,6 +17,8 @@ export interface GatewayOptions {
   databaseUrl?: string;
   redisUrl?: string;
   ca?: 'embedded' | 'step-ca';
+  /** Start on an embedded store that `migrate-storage` copied into PostgreSQL (refused otherwise: `STORE_MIGRATED`). */
+  allowMigratedStore?: boolean;
   /** TLS for the admin API, required when it binds beyond loopback. */
   adminTls?: { certPem: string; keyPem: string };
   env?: NodeJS.ProcessEnv;
@@ -35,6 +37,7 @@ export interface GatewayConfig {
   databaseUrl: string | null;
   redisUrl: string | null;
   ca: 'embedded' | 'step-ca';
+  allowMigratedStore: boolean;
   adminTls: { certPem: string; keyPem: string } | null;
   env: NodeJS.ProcessEnv;
 }
@@ -78,7 +81,7 @@ export function resolveConfig(options: GatewayOptions): GatewayConfig {
   if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigInvalidError('REDIS_URL must be a redis:// or rediss:// URL');
   const ca = options.ca ?? 'embedded';
   if (ca !== 'embedded' && ca !== 'step-ca') throw new ConfigInvalidError(`--ca must be embedded or step-ca, not "${String(ca)}"`);
-  return { name, dataDir, federationHost, federationPort, adminHost, adminPort, publicUrl, databaseUrl, redisUrl, ca, adminTls: options.adminTls ?? null, env };
+  return { name, dataDir, federationHost, federationPort, adminHost, adminPort, publicUrl, databaseUrl, redisUrl, ca, allowMigratedStore: options.allowMigratedStore === true, adminTls: options.adminTls ?? null, env };
 }
 
 function port(value: number, flag: string): number {

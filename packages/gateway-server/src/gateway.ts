@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { deriveKey, MosaicError, SealKey } from '@mosaic/federation-core';
+import { createError, deriveKey, MosaicError, SealKey } from '@mosaic/federation-core';
 import { buildAdminApp } from './admin/app.js';
 import { AdminTokenVerifier, generateAdminToken, hashToken } from './admin/auth.js';
 import { registerAdminRoutes } from './admin/routes.js';
@@ -32,6 +32,7 @@ import { Revocation } from './services/revocation.js';
 import { coalesced, SharedInvalidation } from './services/invalidation.js';
 import { parseProxyProtocolFrom } from './federation/proxy-protocol.js';
 import { openStorage, type Storage } from './storage/index.js';
+import { MIGRATED_TO_META_KEY } from './storage/meta.js';
 import { createTracing, type Tracing } from './tracing.js';
 
 export interface StartGatewayOptions extends GatewayOptions {
@@ -111,6 +112,30 @@ export interface RunningGateway {
  * root admin token, the federation listener and the admin API; then `gateway.json`.
  * Anything that fails undoes what was done before it.
  */
+export const StoreMigratedError = createError<[string, string]>(
+  'STORE_MIGRATED',
+  "this data dir's embedded store was copied to %s by `gateway migrate-storage` (%s): a gateway on this copy would run with the same CA key and none of the grants, revocations or audit rows made since",
+  409,
+  'start with DATABASE_URL set to that database; to run on this copy anyway (rolling the migration back), pass --allow-migrated-store',
+);
+
+/** Refuse an embedded store that `migrate-storage` copied into PostgreSQL, unless `allow` (then say so in the log). */
+async function refuseMigratedStore(storage: Storage, allow: boolean, logger: Logger): Promise<void> {
+  const marker = await storage.meta.get(MIGRATED_TO_META_KEY);
+  if (marker === null) return;
+  let to = 'PostgreSQL';
+  let at = 'at an unknown time';
+  try {
+    const parsed = JSON.parse(marker) as { to?: unknown; at?: unknown };
+    if (typeof parsed.to === 'string') to = `PostgreSQL ${parsed.to}`;
+    if (typeof parsed.at === 'string') at = parsed.at;
+  } catch {
+    // a damaged marker still refuses
+  }
+  if (!allow) throw new StoreMigratedError(to, at);
+  logger.warn({ migratedTo: to, at }, 'starting on an embedded store that migrate-storage copied into PostgreSQL (--allow-migrated-store)');
+}
+
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const started = performance.now();
   const config = resolveConfig(options);
@@ -140,6 +165,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     const storage = await openStorage(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
     undo.push(() => storage.close());
     await storage.migrate();
+    if (config.databaseUrl === null) await refuseMigratedStore(storage, config.allowMigratedStore, logger);
     // --ca step-ca: certificates come from Step-CA's JWK provisioner (ca/step-ca.ts, STEP_CA_*).
     const ca: GatewayCa =
       config.ca === 'step-ca'

@@ -40,10 +40,10 @@ export interface ChildGateway {
 }
 
 /** `mosaic gateway start --name <name>` as a child process; resolves once its JSON summary is printed. */
-export async function startChildGateway(name: string, home: { dir: string; env: NodeJS.ProcessEnv }): Promise<ChildGateway> {
+export async function startChildGateway(name: string, home: { dir: string; env: NodeJS.ProcessEnv }, extraArgs: readonly string[] = []): Promise<ChildGateway> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`pnpm build\` first (pnpm install does it)`);
   const dataDir = join(home.dir, name);
-  const child = spawn(process.execPath, [BIN, 'gateway', 'start', '--name', name, '--data-dir', dataDir, '--federation-port', '0', '--admin-port', '0', '--json'], {
+  const child = spawn(process.execPath, [BIN, 'gateway', 'start', '--name', name, '--data-dir', dataDir, '--federation-port', '0', '--admin-port', '0', '--json', ...extraArgs], {
     env: home.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

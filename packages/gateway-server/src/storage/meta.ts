@@ -3,6 +3,13 @@ import { sql } from 'kysely';
 import type { Engine } from './schema.js';
 import type { Executor, RepoContext } from './sql.js';
 
+/**
+ * Set in an embedded store by a `migrate-storage` run that copied it into PostgreSQL (JSON
+ * `{to, at}`): a gateway refuses to start on that copy again (`STORE_MIGRATED`) unless told to.
+ * Never copied by the migration itself.
+ */
+export const MIGRATED_TO_META_KEY = 'storage.migrated_to';
+
 /** The `meta` table. */
 export class MetaRepository {
   readonly #db: Executor;

@@ -18,6 +18,7 @@ import { describeWithPostgres } from '../test-support/engines.js';
 import { startFederation, type FederationHarness } from '../test-support/federation.js';
 import { cleanupTestGateways, startTestGateway } from '../test-support/gateway.js';
 import { migrateStorage } from './migrate-storage.js';
+import { MIGRATED_TO_META_KEY } from './meta.js';
 import { LATEST_SCHEMA_VERSION } from './migrations.js';
 import { TABLES } from './schema.js';
 import { openStorage, type Storage } from './storage.js';
@@ -42,6 +43,8 @@ async function dump(location: { dataDir: string } | { databaseUrl: string }): Pr
     const out: Record<string, unknown[]> = {};
     for (const table of TABLES) {
       let q = storage.db.selectFrom(table as 'users').selectAll();
+      // the source's "migrated to" marker (its own test below) is not data the copy carries
+      if (table === 'meta') q = q.where('key' as 'id', '<>', MIGRATED_TO_META_KEY);
       for (const c of ORDER[table] ?? ['id']) q = q.orderBy(c as 'id');
       out[table] = (await q.execute()).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
     }
@@ -165,6 +168,35 @@ describeWithPostgres('migrate-storage: embedded SQLite → PostgreSQL', (server)
     } finally {
       await gw.stop();
     }
+  });
+
+  it('marks the embedded store it copied: a gateway refuses to start on it again (STORE_MIGRATED, nothing left running) unless allowed; the mark is not copied', async () => {
+    const dir = join(temp, 'marked');
+    cpSync(homeDir, dir, { recursive: true });
+    const url = await server().createDatabase('marked');
+    // a dry run marks nothing
+    await migrateStorage({ dataDir: dir, databaseUrl: url, env: homeEnv, name: 'home', dryRun: true });
+    await (await startTestGateway({ name: 'home', dataDir: dir, env: homeEnv })).stop();
+    const report = await migrateStorage({ dataDir: dir, databaseUrl: url, env: homeEnv, name: 'home' });
+    const s = await openStorage({ dataDir: dir, migrate: false });
+    const marker = JSON.parse((await s.meta.get(MIGRATED_TO_META_KEY))!) as { to: string; at: string };
+    await s.close();
+    expect(marker.to).toBe(report.target.location);
+    expect(Date.now() - Date.parse(marker.at)).toBeLessThan(60_000);
+    const t = await openStorage({ databaseUrl: url, migrate: false });
+    expect(await t.meta.get(MIGRATED_TO_META_KEY)).toBeNull();
+    await t.close();
+
+    const err = await refusal(startTestGateway({ name: 'home', dataDir: dir, env: homeEnv }));
+    expect(err.code).toBe('STORE_MIGRATED');
+    expect(err.message).toContain(report.target.location);
+    expect(err.remediation).toMatch(/DATABASE_URL.*--allow-migrated-store/);
+    expect(existsSync(join(dir, 'gateway.lock'))).toBe(false);
+    expect(existsSync(join(dir, 'gateway.json'))).toBe(false);
+    // a second run (idempotent) still works and keeps the mark; a deliberate start on the copy works
+    expect((await migrateStorage({ dataDir: dir, databaseUrl: url, env: homeEnv, name: 'home' })).upToDate).toBe(true);
+    const gw = await startTestGateway({ name: 'home', dataDir: dir, env: homeEnv, allowMigratedStore: true });
+    await gw.stop();
   });
 
   it('a requesting gateway keeps its peer (sealed key under the embedded secret file) and can write that secret out for MOSAIC_SECRET', async () => {
@@ -317,7 +349,8 @@ describeWithPostgres('migrate-storage: embedded SQLite → PostgreSQL', (server)
   it('refuses a running gateway (a real one on the data dir)', async () => {
     const dir = join(temp, 'running');
     cpSync(workDir, dir, { recursive: true });
-    const gw = await startTestGateway({ name: 'work', dataDir: dir, secret: workSecret });
+    // (workDir was migrated by an earlier test: starting on its copy needs the override)
+    const gw = await startTestGateway({ name: 'work', dataDir: dir, secret: workSecret, allowMigratedStore: true });
     try {
       const before = await dump({ dataDir: dir });
       const url = await server().createDatabase('running');

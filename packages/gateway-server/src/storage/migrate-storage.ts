@@ -39,6 +39,7 @@ import { createOsKeyring, KEYRING_SERVICE, type SecretKeyring } from '../secrets
 import { isInside, secretFilePath, validateGatewayName } from '../secrets/paths.js';
 import { readSecretFile } from '../secrets/secret-file.js';
 import { peerKeyRecordId } from '../services/peers.js';
+import { MIGRATED_TO_META_KEY } from './meta.js';
 import { LATEST_SCHEMA_VERSION, PG_LOCK_MIGRATE, PG_LOCK_NAMESPACE } from './migrations.js';
 import { isPostgresUrl } from './postgres.js';
 import { TABLES, type Database } from './schema.js';
@@ -252,6 +253,8 @@ async function* pages(db: AnyDb, table: MigratedTable): AsyncGenerator<Row[]> {
   let last: unknown[] | undefined;
   for (;;) {
     let q = db.selectFrom(table as 'users').selectAll();
+    // The source's "migrated to" marker stays behind (a gateway on PostgreSQL never reads it).
+    if (table === 'meta') q = q.where(sql<boolean>`"key" <> ${MIGRATED_TO_META_KEY}`);
     if (last !== undefined) q = q.where(rowValue(pk, last) as RawBuilder<boolean>);
     for (const c of pk) q = q.orderBy(c as 'id');
     const rows = (await q.limit(PAGE).execute()) as Row[];
@@ -623,6 +626,9 @@ export async function migrateStorage(options: MigrateStorageOptions): Promise<Mi
       }).catch((err: unknown) => failed(where, err)));
     }
 
+    // The copy is complete: mark the embedded store, so a gateway started on it again (with the
+    // same CA key and none of the later revocations) refuses to, unless told to.
+    if (!dryRun) await source.meta.set(MIGRATED_TO_META_KEY, JSON.stringify({ to: target.location, at: new Date().toISOString() }));
     const writtenTo = claimed === undefined || checked.text === null || dryRun ? null : await writeSecretFile(claimed, checked.text);
     written = writtenTo !== null;
     const tables = plans.map(

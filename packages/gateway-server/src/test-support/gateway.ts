@@ -43,6 +43,8 @@ export async function startTestGateway(
     ca?: StartGatewayOptions['ca'];
     /** Added to the default environment (e.g. a fake Step-CA's `env()`). */
     extraEnv?: NodeJS.ProcessEnv;
+    /** `--allow-migrated-store`. */
+    allowMigratedStore?: boolean;
   } = {},
 ): Promise<TestGateway> {
   const home = mkdtempSync(join(tmpdir(), 'mosaic-gw-'));
@@ -68,6 +70,7 @@ export async function startTestGateway(
       ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
       ...(options.peerConnections ? { peerConnections: options.peerConnections } : {}),
       ...(options.ca ? { ca: options.ca } : {}),
+      ...(options.allowMigratedStore ? { allowMigratedStore: true } : {}),
       renewal: options.renewal ?? { enabled: false },
     });
     let stopped = false;

@@ -17,6 +17,7 @@ interface StartFlags {
   redisUrl?: string;
   ca?: 'embedded' | 'step-ca';
   logLevel?: string;
+  allowMigratedStore?: boolean;
 }
 
 function portFlag(value: string | undefined, flag: string): number | undefined {
@@ -38,6 +39,7 @@ export function startCommand(version: string, run: (fn: () => Promise<number | v
     .option('--redis-url <url>', 'Redis/Valkey URL for shared rate limits (prefer REDIS_URL)')
     .addOption(new Option('--ca <mode>', 'certificate authority').choices(['embedded', 'step-ca']).default('embedded'))
     .option('--log-level <level>', 'log level of the JSON logs on stderr (default: warn on a terminal, info otherwise)')
+    .option('--allow-migrated-store', 'start on an embedded store that `gateway migrate-storage` already copied into PostgreSQL (refused otherwise)')
     .addHelpText(
       'after',
       `
@@ -71,6 +73,7 @@ removes gateway.json, exits within 5 s.`,
           databaseUrl: flags.databaseUrl,
           redisUrl: flags.redisUrl,
           ca: flags.ca,
+          allowMigratedStore: flags.allowMigratedStore === true,
         });
         const summary = await gateway.summary();
         if (out.json) process.stdout.write(`${JSON.stringify(summary.json)}\n`);
