@@ -83,6 +83,22 @@ describe('retryAfterSeconds', () => {
     expect(bucket.take(cost).allowed).toBe(true);
   });
 
+  it('is exact where floating point would round it up a second: limit 1/min, asked at 0, 6 ms and 20 s', () => {
+    // 20 s in, a third of a token is there; the rest takes exactly 40 s, though the arithmetic
+    // says 40 000.000000000004 ms (fast-check found this history).
+    const clock = new FakeClock();
+    const bucket = new TokenBucket({ limitPerMinute: 1, clock });
+    expect(bucket.take().allowed).toBe(true);
+    clock.advance(6);
+    expect(bucket.take().retryAfterSeconds).toBe(60);
+    clock.advance(19_994);
+    expect(bucket.take().retryAfterSeconds).toBe(40);
+    clock.advance(39_000);
+    expect(bucket.take().allowed).toBe(false);
+    clock.advance(1_000);
+    expect(bucket.take().allowed).toBe(true);
+  });
+
   it('is never an under-estimate: for any history, waiting Retry-After then asking again is allowed', () => {
     fc.assert(
       fc.property(

@@ -38,7 +38,10 @@
  *   if L ≠ L0:     T = T + L - L0              -- (T + L) - L0; may go below 0 (a debt)
  *   allowed = T ≥ n;  if allowed: T = T - n
  *   remaining = floor(T)
- *   retryAfterSeconds = allowed ? 0 : max(1, ceil(((u - t) + (n - T) * P / L) / 1000))
+ *   retryAfterSeconds = allowed ? 0 : r = max(1, ceil(((u - t) + (n - T) * P / L) / 1000)),
+ *                       then r - 1 when r > 1 and, at t2 = t + (r - 1) * 1000,
+ *                       min(L, T + min(max(t2 - u, 0), max(P, (L - T) * P / L)) * L / P) ≥ n
+ *                       (rounding can put the wait a hair past a whole second)
  *   store T, u, L (as `tokens`, `updatedAt`, `limit`); the key may expire after (u - t) + (L - T) * P / L ms
  *   (by then the bucket is full again, i.e. equivalent to absent)
  *
@@ -59,7 +62,13 @@
  *   if L ~= L0 then T = T + L - L0 end
  *   local allowed, retry = 0, 0
  *   if T >= n then T = T - n; allowed = 1
- *   else retry = math.max(1, math.ceil(((u - t) + (n - T) * P / L) / 1000)) end
+ *   else retry = math.max(1, math.ceil(((u - t) + (n - T) * P / L) / 1000))
+ *     if retry > 1 then
+ *       local t2 = t + (retry - 1) * 1000
+ *       local e2 = math.min(math.max(t2 - u, 0), math.max(P, (L - T) * P / L))
+ *       if math.min(L, T + e2 * L / P) >= n then retry = retry - 1 end
+ *     end
+ *   end
  *   redis.call('HSET', KEYS[1], 'tokens', T, 'updatedAt', u, 'limit', L)
  *   redis.call('PEXPIRE', KEYS[1], math.ceil((u - t) + (L - T) * P / L))
  *   return { allowed, math.floor(T), retry }
@@ -177,9 +186,14 @@ export function takeTokens(
     return { state: next, result: { allowed: true, remaining: Math.max(0, Math.floor(next.tokens)), retryAfterSeconds: 0 } };
   }
   const waitMs = next.updatedAt - now + ((cost - next.tokens) * REFILL_PERIOD_MS) / next.limit;
+  let retry = Math.max(1, Math.ceil(waitMs / 1000));
+  // Rounding in the token arithmetic can put the wait a hair past a whole second
+  // (40 000.000000000004 ms → 41 s): one second less when the bucket's own arithmetic already
+  // allows the request then — never less than that (never an under-estimate).
+  if (retry > 1 && advanceBucket(next, next.limit, now + (retry - 1) * 1000).tokens >= cost) retry -= 1;
   return {
     state: next,
-    result: { allowed: false, remaining: Math.max(0, Math.floor(next.tokens)), retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) },
+    result: { allowed: false, remaining: Math.max(0, Math.floor(next.tokens)), retryAfterSeconds: retry },
   };
 }
 
