@@ -21,6 +21,8 @@ export interface AuditShipperOptions {
    * drain tens of thousands of rows a second from a healthy store.
    */
   batchSize?: number | undefined;
+  /** Rows per store transaction in {@link AuditShipper.flush} (shutdown, migrate-storage; default 500): nobody waits on the event loop then, and a backlog drains 5× faster from a slow store. */
+  flushBatchSize?: number | undefined;
   /** How long rows gather before a batch ships (ms, default 20; rows must reach the live tail within 1 s). */
   delayMs?: number | undefined;
   /** First retry after a failed batch (ms, default 100), doubling up to {@link maxBackoffMs}. */
@@ -66,6 +68,7 @@ export class AuditShipper {
   readonly #storage: Pick<Storage, 'audit'>;
   readonly #logger: Logger | undefined;
   readonly #batchSize: number;
+  readonly #flushBatchSize: number;
   readonly #delayMs: number;
   readonly #minBackoff: number;
   readonly #maxBackoff: number;
@@ -82,12 +85,15 @@ export class AuditShipper {
   #consecutive = 0;
   #lastError: string | null = null;
   #lastShippedAt: string | null = null;
+  /** In {@link flush}: nobody waits on the event loop for an answer, so batches are bigger. */
+  #flushing = false;
 
   constructor(options: AuditShipperOptions) {
     this.#spool = options.spool;
     this.#storage = options.storage;
     this.#logger = options.logger;
     this.#batchSize = options.batchSize ?? 100;
+    this.#flushBatchSize = options.flushBatchSize ?? 500;
     this.#delayMs = options.delayMs ?? 20;
     this.#minBackoff = options.minBackoffMs ?? 100;
     this.#maxBackoff = options.maxBackoffMs ?? 30_000;
@@ -165,7 +171,8 @@ export class AuditShipper {
 
   /** Ship one batch; false when the spool had nothing left. */
   async #shipBatch(): Promise<boolean> {
-    const batch = this.#spool.unshipped(this.#batchSize);
+    const size = this.#flushing ? this.#flushBatchSize : this.#batchSize;
+    const batch = this.#spool.unshipped(size);
     if (batch.length === 0) return false;
     const records = batch.map((b) => b.record);
     await withTimeout(this.#storage.audit.appendMany(records), this.#timeoutMs);
@@ -176,7 +183,7 @@ export class AuditShipper {
     this.#lastError = null;
     this.#lastShippedAt = new Date().toISOString();
     this.tail.emit('rows', records);
-    return batch.length === this.#batchSize;
+    return batch.length === size;
   }
 
   /**
@@ -185,6 +192,15 @@ export class AuditShipper {
    * @throws the store's last error when rows are still unshipped at the deadline
    */
   async flush(timeoutMs = 10_000): Promise<void> {
+    this.#flushing = true;
+    try {
+      await this.#flushNow(timeoutMs);
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #flushNow(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
