@@ -46,6 +46,8 @@ describe.runIf(pgAvailable || process.env.CI === 'true')('mosaic gateway migrate
   let pg: PostgresServer;
   let dataDir: string;
   let secretFile: string;
+  /** The database the data dir was copied into (a copied store goes nowhere else). */
+  let migratedUrl: string;
 
   const migrate = (databaseUrl: string | undefined, args: string[] = []) => {
     const env = { ...home.env };
@@ -118,6 +120,7 @@ describe.runIf(pgAvailable || process.env.CI === 'true')('mosaic gateway migrate
 
   it('--dry-run prints per-table counts and writes nothing; the copy says where the master secret is; a second run copies nothing', async () => {
     const url = await pg.createDatabase('cli');
+    migratedUrl = url;
     const dry = migrate(url, ['--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toMatch(/table\s+source\s+in target\s+to copy/);
@@ -143,8 +146,8 @@ describe.runIf(pgAvailable || process.env.CI === 'true')('mosaic gateway migrate
     expect(human.stdout).toContain('nothing to copy: the target already holds every row of this store (already migrated)');
   });
 
-  it('--write-secret writes the master secret to a new 0600 file, never to the screen', async () => {
-    const url = await pg.createDatabase('cli-secret');
+  it('--write-secret writes the master secret to a new 0600 file, never to the screen', () => {
+    const url = migratedUrl; // a re-run into the same database writes it too
     const out = join(home.dir, 'secret-for-postgres');
     const r = migrate(url, ['--write-secret', out]);
     expect(r.code, r.stderr).toBe(0);
@@ -186,13 +189,18 @@ describe.runIf(pgAvailable || process.env.CI === 'true')('mosaic gateway migrate
     await other.stop();
     const before = await pgDump(otherUrl);
     expect(before?.ca_state).toHaveLength(1);
+    // The data dir went to migratedUrl already: any other database is refused before it is looked at
+    // (MIGRATION_TARGET_CONFLICT for a database in use is covered in gateway-server's migrate-storage.test.ts).
     const conflict = migrate(otherUrl, ['--json']);
     expect(conflict.code).toBe(1);
     const err = JSON.parse(conflict.stderr) as { error: { code: string; message: string; remediation: string } };
-    expect(err.error.code).toBe('MIGRATION_TARGET_CONFLICT');
-    expect(err.error.message).toMatch(/ca_state: 1 row differs/);
-    expect(err.error.remediation).toMatch(/empty database/);
+    expect(err.error.code).toBe('MIGRATION_SOURCE_MIGRATED');
+    expect(err.error.message).toContain('was already copied to PostgreSQL');
+    expect(err.error.remediation).toMatch(/pg_dump/);
     expect(await pgDump(otherUrl)).toEqual(before);
+    const human = migrate(otherUrl);
+    expect(human.code).toBe(1);
+    expect(human.stderr).toMatch(/^error: the embedded store .+ was already copied to PostgreSQL [^\n]+\nhint: the gateway runs on that database now/);
   });
 
   it('docs/setup.md "Moving from the embedded store to PostgreSQL" runs as written, against a real PostgreSQL', async () => {

@@ -32,7 +32,7 @@ import { Revocation } from './services/revocation.js';
 import { coalesced, SharedInvalidation } from './services/invalidation.js';
 import { parseProxyProtocolFrom } from './federation/proxy-protocol.js';
 import { openStorage, type Storage } from './storage/index.js';
-import { MIGRATED_TO_META_KEY } from './storage/meta.js';
+import { MIGRATED_TO_META_KEY, parseMigratedMark } from './storage/meta.js';
 import { createTracing, type Tracing } from './tracing.js';
 
 export interface StartGatewayOptions extends GatewayOptions {
@@ -107,11 +107,6 @@ export interface RunningGateway {
   close(deadlineMs?: number): Promise<void>;
 }
 
-/**
- * Start a gateway: data dir (locked), master secret, storage (migrated), CA (created once),
- * root admin token, the federation listener and the admin API; then `gateway.json`.
- * Anything that fails undoes what was done before it.
- */
 export const StoreMigratedError = createError<[string, string]>(
   'STORE_MIGRATED',
   "this data dir's embedded store was copied to %s by `gateway migrate-storage` (%s): a gateway on this copy would run with the same CA key and none of the grants, revocations or audit rows made since",
@@ -121,21 +116,17 @@ export const StoreMigratedError = createError<[string, string]>(
 
 /** Refuse an embedded store that `migrate-storage` copied into PostgreSQL, unless `allow` (then say so in the log). */
 async function refuseMigratedStore(storage: Storage, allow: boolean, logger: Logger): Promise<void> {
-  const marker = await storage.meta.get(MIGRATED_TO_META_KEY);
-  if (marker === null) return;
-  let to = 'PostgreSQL';
-  let at = 'at an unknown time';
-  try {
-    const parsed = JSON.parse(marker) as { to?: unknown; at?: unknown };
-    if (typeof parsed.to === 'string') to = `PostgreSQL ${parsed.to}`;
-    if (typeof parsed.at === 'string') at = parsed.at;
-  } catch {
-    // a damaged marker still refuses
-  }
-  if (!allow) throw new StoreMigratedError(to, at);
-  logger.warn({ migratedTo: to, at }, 'starting on an embedded store that migrate-storage copied into PostgreSQL (--allow-migrated-store)');
+  const mark = parseMigratedMark(await storage.meta.get(MIGRATED_TO_META_KEY));
+  if (mark === null) return;
+  if (!allow) throw new StoreMigratedError(`PostgreSQL ${mark.to}`, mark.at);
+  logger.warn({ migratedTo: mark.to, at: mark.at }, 'starting on an embedded store that migrate-storage copied into PostgreSQL (--allow-migrated-store)');
 }
 
+/**
+ * Start a gateway: data dir (locked), master secret, storage (migrated), CA (created once),
+ * root admin token, the federation listener and the admin API; then `gateway.json`.
+ * Anything that fails undoes what was done before it.
+ */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const started = performance.now();
   const config = resolveConfig(options);

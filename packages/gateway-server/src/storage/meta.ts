@@ -10,6 +10,18 @@ import type { Executor, RepoContext } from './sql.js';
  */
 export const MIGRATED_TO_META_KEY = 'storage.migrated_to';
 
+/** The {@link MIGRATED_TO_META_KEY} value read back (a damaged one still counts as a mark, naming no database). */
+export function parseMigratedMark(value: string | null): { to: string; at: string } | null {
+  if (value === null) return null;
+  let parsed: { to?: unknown; at?: unknown } = {};
+  try {
+    parsed = JSON.parse(value) as { to?: unknown; at?: unknown };
+  } catch {
+    // a damaged mark still marks
+  }
+  return { to: typeof parsed?.to === 'string' ? parsed.to : 'an unknown database', at: typeof parsed?.at === 'string' ? parsed.at : 'at an unknown time' };
+}
+
 /** The `meta` table. */
 export class MetaRepository {
   readonly #db: Executor;

@@ -197,13 +197,45 @@ describeWithPostgres('migrate-storage: embedded SQLite → PostgreSQL', (server)
     expect((await migrateStorage({ dataDir: dir, databaseUrl: url, env: homeEnv, name: 'home' })).upToDate).toBe(true);
     const gw = await startTestGateway({ name: 'home', dataDir: dir, env: homeEnv, allowMigratedStore: true });
     await gw.stop();
+    // ...but a marked store goes nowhere else: a second database would get the CA key without the revocations made in the first
+    const elsewhere = await server().createDatabase('elsewhere');
+    for (const dryRun of [true, false]) {
+      const again = await refusal(migrateStorage({ dataDir: dir, databaseUrl: elsewhere, env: homeEnv, name: 'home', dryRun }));
+      expect(again.code).toBe('MIGRATION_SOURCE_MIGRATED');
+      expect(again.message).toContain(report.target.location);
+    }
+    expect(await dump({ databaseUrl: elsewhere })).toEqual({ schema: ['none'] });
+    const s2 = await openStorage({ dataDir: dir, migrate: false });
+    expect(JSON.parse((await s2.meta.get(MIGRATED_TO_META_KEY))!)).toEqual(marker);
+    await s2.close();
+  });
+
+  it('takes the mark back when the copy fails inside its transaction (the source is left unmarked and starts)', async () => {
+    const dir = join(temp, 'mark-failed');
+    cpSync(homeDir, dir, { recursive: true });
+    const url = await server().createDatabase('mark-failed');
+    // a target at this schema whose grants table refuses every insert: the copy fails inside its transaction
+    const t = await openStorage({ databaseUrl: url });
+    await sql.raw(`create function refuse_insert() returns trigger language plpgsql as $$ begin raise exception 'no inserts here'; end $$`).execute(t.db);
+    await sql.raw('create trigger refuse_grants before insert on grants for each row execute function refuse_insert()').execute(t.db);
+    await t.close();
+    const err = await refusal(migrateStorage({ dataDir: dir, databaseUrl: url, env: homeEnv, name: 'home' }));
+    expect(err.code).toBe('MIGRATION_FAILED');
+    expect(err.message).toMatch(/no inserts here/);
+    const s = await openStorage({ dataDir: dir, migrate: false });
+    expect(await s.meta.get(MIGRATED_TO_META_KEY)).toBeNull();
+    await s.close();
+    await (await startTestGateway({ name: 'home', dataDir: dir, env: homeEnv })).stop();
   });
 
   it('a requesting gateway keeps its peer (sealed key under the embedded secret file) and can write that secret out for MOSAIC_SECRET', async () => {
     const url = await server().createDatabase('home');
-    const source = await dump({ dataDir: homeDir });
+    // a copy: the tests below need home's store unmigrated (a migrated store goes nowhere else)
+    const dir = join(temp, 'home-copy');
+    cpSync(homeDir, dir, { recursive: true });
+    const source = await dump({ dataDir: dir });
     const secretOut = join(temp, 'home-secret');
-    const report = await migrateStorage({ dataDir: homeDir, databaseUrl: url, env: homeEnv, writeSecretTo: secretOut });
+    const report = await migrateStorage({ dataDir: dir, databaseUrl: url, env: homeEnv, name: 'home', writeSecretTo: secretOut });
     expect(report.secret).toMatchObject({ source: 'file', writtenTo: secretOut, sealedKeysChecked: 3 });
     expect(report.secret.location).toBe(join(homeEnv.XDG_CONFIG_HOME!, 'mosaic', 'home', 'secret'));
     expect(readFileSync(secretOut, 'utf8')).toBe(readFileSync(report.secret.location!, 'utf8'));
@@ -212,7 +244,7 @@ describeWithPostgres('migrate-storage: embedded SQLite → PostgreSQL', (server)
     for (const t of TABLES) expect(target[t], t).toEqual(source[t]);
     expect(source.peers).toHaveLength(1);
     // never over an existing file
-    const again = await refusal(migrateStorage({ dataDir: homeDir, databaseUrl: url, env: homeEnv, writeSecretTo: secretOut }));
+    const again = await refusal(migrateStorage({ dataDir: dir, databaseUrl: url, env: homeEnv, name: 'home', writeSecretTo: secretOut }));
     expect(again.code).toBe('MIGRATION_SECRET_FILE_REFUSED');
   });
 

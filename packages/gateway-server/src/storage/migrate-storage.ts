@@ -39,7 +39,7 @@ import { createOsKeyring, KEYRING_SERVICE, type SecretKeyring } from '../secrets
 import { isInside, secretFilePath, validateGatewayName } from '../secrets/paths.js';
 import { readSecretFile } from '../secrets/secret-file.js';
 import { peerKeyRecordId } from '../services/peers.js';
-import { MIGRATED_TO_META_KEY } from './meta.js';
+import { MIGRATED_TO_META_KEY, parseMigratedMark } from './meta.js';
 import { LATEST_SCHEMA_VERSION, PG_LOCK_MIGRATE, PG_LOCK_NAMESPACE } from './migrations.js';
 import { isPostgresUrl } from './postgres.js';
 import { TABLES, type Database } from './schema.js';
@@ -123,6 +123,14 @@ export const MigrationSpoolUnshipped = createError<[number, string, string]>(
   '%s audit rows in %s are not in the embedded store yet and could not be shipped there: %s; nothing was copied',
   409,
   'start the gateway once on this data dir without DATABASE_URL and stop it (Ctrl-C; it ships its spool on the way), then run migrate-storage again',
+);
+
+/** The embedded store was already copied into another database (its "migrated to" mark names it). */
+export const MigrationSourceMigrated = createError<[string, string, string]>(
+  'MIGRATION_SOURCE_MIGRATED',
+  'the embedded store %s was already copied to PostgreSQL %s (%s); a second copy elsewhere would bring back its CA key without the revocations made there since; nothing was copied',
+  409,
+  'the gateway runs on that database now: move it with pg_dump/pg_restore, or run migrate-storage against that same DATABASE_URL (a re-run copies nothing new)',
 );
 
 /** A dry run on an embedded store of an older schema (a dry run does not upgrade it). */
@@ -577,6 +585,9 @@ export async function migrateStorage(options: MigrateStorageOptions): Promise<Mi
       }
     }
     target = await openStorage({ databaseUrl: url, migrate: false, postgres: { maxConnections: 2, applicationName: 'mosaic-migrate-storage' } });
+    // A store already copied goes nowhere else: only a re-run into the same database.
+    const mark = parseMigratedMark(await source.meta.get(MIGRATED_TO_META_KEY));
+    if (mark !== null && mark.to !== target.location) throw new MigrationSourceMigrated(source.location, mark.to, mark.at);
 
     const { items, caCertPem } = await sealedItems(source.db);
     const name = options.name ?? nameFromCaCert(caCertPem) ?? 'default';
@@ -611,6 +622,16 @@ export async function migrateStorage(options: MigrateStorageOptions): Promise<Mi
       const highWater = await sourceSeqHighWater(source.db);
       const src = source.db;
       const where = target.location;
+      // Mark the source before the copy commits (the data dir is locked meanwhile): a crash
+      // after the commit leaves it marked, never a copy with an unmarked original. Taken back
+      // when the copy fails.
+      const marked = source;
+      const before = await marked.meta.get(MIGRATED_TO_META_KEY);
+      await marked.meta.set(MIGRATED_TO_META_KEY, JSON.stringify({ to: where, at: mark?.at ?? new Date().toISOString() }));
+      const unmark = async () => {
+        if (before === null) await marked.meta.delete(MIGRATED_TO_META_KEY);
+        else await marked.meta.set(MIGRATED_TO_META_KEY, before);
+      };
       ({ plans, copied, auditSeq } = await target.db.transaction().execute(async (trx) => {
         // The migration lock: a gateway starting on this database waits for the copy. The
         // table locks: nothing else (a gateway that migrated before us) writes a row into a
@@ -623,12 +644,12 @@ export async function migrateStorage(options: MigrateStorageOptions): Promise<Mi
         const done = new Map<MigratedTable, number>();
         for (const p of inTx) done.set(p.table, await copy(trx, p));
         return { plans: inTx, copied: done, auditSeq: await resetAuditSequence(trx, highWater) };
-      }).catch((err: unknown) => failed(where, err)));
+      }).catch(async (err: unknown) => {
+        await unmark().catch(() => undefined);
+        return failed(where, err);
+      }));
     }
 
-    // The copy is complete: mark the embedded store, so a gateway started on it again (with the
-    // same CA key and none of the later revocations) refuses to, unless told to.
-    if (!dryRun) await source.meta.set(MIGRATED_TO_META_KEY, JSON.stringify({ to: target.location, at: new Date().toISOString() }));
     const writtenTo = claimed === undefined || checked.text === null || dryRun ? null : await writeSecretFile(claimed, checked.text);
     written = writtenTo !== null;
     const tables = plans.map(
