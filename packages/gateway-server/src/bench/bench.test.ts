@@ -83,6 +83,11 @@ describe('pnpm bench', () => {
     expect(keepalive.rows).toBe(20);
     expect(keepalive.gateway.answered).toBeGreaterThan(0);
     expect(keepalive.bare.answered).toBeGreaterThan(0);
+    // the design floor answered too, and wrote one audit row per answer before it
+    const floor = result.verb_keepalive_floor as { gateway: { answered: number }; floor: { answered: number; non2xx: number; failed: number } };
+    expect(floor.floor.answered).toBeGreaterThan(0);
+    expect(floor.floor.non2xx + floor.floor.failed).toBe(0);
+    expect(typeof result.verb_keepalive_floor_ratio).toBe('number');
     const audit = result.audit as { sustained: { acknowledged: number; rows: number; lost: number }; kill9: { acknowledged: number; lost: number }; slowStore: { slowdown: number }; spoolAppend: { p50Us: number } };
     expect(audit.sustained.acknowledged).toBeGreaterThan(0);
     expect(audit.sustained.rows).toBe(audit.sustained.acknowledged);

@@ -116,7 +116,7 @@ const latencyFigures = (r: LoadResult[]) => {
  * throughput ratio, and each server's CPU time per answered request (its process's, from
  * procfs) — a figure other load on the machine hardly moves.
  */
-async function compare(label: string, target: { gw: { url: string; pid: number | undefined }; bare: { url: string; pid: number | undefined } }, creds: ClientCreds[], newConnectionPerRequest: boolean) {
+async function compare(label: string, target: { gw: { url: string; pid: number | undefined }; bare: { url: string; pid: number | undefined } }, creds: ClientCreds[], newConnectionPerRequest: boolean, reference = 'bare') {
   const results = { gw: [] as LoadResult[], bare: [] as LoadResult[] };
   const cpuMs = { gw: 0, bare: 0 };
   let cpuKnown = true;
@@ -134,7 +134,7 @@ async function compare(label: string, target: { gw: { url: string; pid: number |
     const g = results.gw.at(-1)!;
     const b = results.bare.at(-1)!;
     ratios.push(rate(g) / rate(b));
-    log(`${label} round ${r + 1}/${P.rounds}: gateway ${Math.round(rate(g))} req/s, bare ${Math.round(rate(b))} req/s`);
+    log(`${label} round ${r + 1}/${P.rounds}: gateway ${Math.round(rate(g))} req/s, ${reference} ${Math.round(rate(b))} req/s`);
   }
   const perRequest = (which: 'gw' | 'bare') => (cpuKnown ? round((cpuMs[which] * 1000) / Math.max(1, results[which].reduce((a, x) => a + x.ok + x.non2xx, 0)), 0) : null);
   const gwCpu = perRequest('gw');
@@ -294,6 +294,20 @@ async function main(): Promise<Record<string, unknown>> {
     const keepalive = await compare('keep-alive', servers, creds, false);
     log(`new handshakes: one request per connection, ${CONCURRENCY} at once`);
     const handshake = await compare('handshakes', servers, creds, true);
+    await bare.stop();
+    bare = undefined;
+    // --- 1b. the same keep-alive load against the design's floor: one live read of the same rows
+    // from the gateway's store and one durable audit write per request, nothing else
+    log('verb throughput against the design floor (one live SQLite read + one group-committed audit write per request)');
+    bare = await startBareServer(BARE_SERVER, {
+      certPem: serverCert.certPem,
+      keyPem: await exportPrivateKeyPem(serverKeys.privateKey),
+      clientCaPem: peers[0]!.gatewayCaPem,
+      body: first.body,
+      contentType: first.contentType,
+      floor: { dbFile: join(dataDir, SQLITE_FILE_NAME), auditDir: mkdtempSync(join(home, 'floor-')), ownerUserId: 'alice' },
+    });
+    const floor = await compare('keep-alive vs floor', { gw: servers.gw, bare: { url: bare.url, pid: bare.pid } }, creds, false, 'floor');
     await bare.stop();
     bare = undefined;
 
@@ -501,6 +515,8 @@ async function main(): Promise<Record<string, unknown>> {
       tui_frame_ms: round(tui.frame.inkRenderP50),
       verb_keepalive_p99_ms: keepalive.gateway.p99Ms,
       verb_keepalive_cpu_ratio: keepalive.cpuRatio,
+      verb_keepalive_floor_ratio: floor.ratio,
+      verb_keepalive_floor_cpu_ratio: floor.cpuRatio,
       handshake_cpu_ratio: handshake.cpuRatio,
       audit_sustained_req_per_s: round(rate(sustain), 0),
       audit_since_1h_ms: sinceMedian,
@@ -518,6 +534,7 @@ async function main(): Promise<Record<string, unknown>> {
         audit_since_1h_ms: target(sinceMedian, '<', 50),
       },
       verb_keepalive: { concurrency: CONCURRENCY, rounds: P.rounds, roundMs: P.roundMs, responseBytes: first.body.length, rows: listed, ...keepalive },
+      verb_keepalive_floor: { concurrency: CONCURRENCY, rounds: P.rounds, roundMs: P.roundMs, ratio: floor.ratio, roundRatios: floor.roundRatios, cpuRatio: floor.cpuRatio, gateway: floor.gateway, floor: floor.bare },
       handshake: { concurrency: CONCURRENCY, rounds: P.rounds, roundMs: P.roundMs, ...handshake },
       enroll: {
         runs: enrollMs.length,
@@ -571,6 +588,7 @@ function table(r: Record<string, unknown>): string {
   const m = r.machine as { cpus: number; cpuModel: string; node: string; date: string; quick: boolean };
   type Side = { reqPerSec: number; p50Ms: number; p99Ms: number; cpuUsPerRequest: number | null };
   const k = r.verb_keepalive as { cpuRatio: number | null; gateway: Side; bare: Side };
+  const f = r.verb_keepalive_floor as { gateway: Side; floor: Side };
   const h = r.handshake as typeof k;
   const e = r.enroll as { keygenCsrMedianMs: number; opensslReqMedianMs: number };
   const a = r.audit as { sustained: { reachedReqPerSec: number; acknowledged: number; rows: number }; kill9: { acknowledged: number; rows: number; lost: number }; slowStore: { slowdown: number; normal: { p99Ms: number }; slowed: { p99Ms: number } }; spoolAppend: { p50Us: number; p99Us: number } };
@@ -580,6 +598,7 @@ function table(r: Record<string, unknown>): string {
     ['verb keep-alive ratio', `${t.verb_keepalive_ratio!.value} (gw ${k.gateway.reqPerSec} vs bare ${k.bare.reqPerSec} req/s; p50 ${k.gateway.p50Ms} ms)`, t.verb_keepalive_ratio!.target, mark('verb_keepalive_ratio')],
     ['verb keep-alive CPU/request', `gw ${k.gateway.cpuUsPerRequest ?? '?'} µs vs bare ${k.bare.cpuUsPerRequest ?? '?'} µs (ratio ${k.cpuRatio ?? '?'})`, '-', '-'],
     ['verb keep-alive p99', `${k.gateway.p99Ms} ms (bare ${k.bare.p99Ms} ms)`, `${t.verb_keepalive_p99_ms!.target} ms`, mark('verb_keepalive_p99_ms')],
+    ['verb keep-alive vs design floor', `${String(r.verb_keepalive_floor_ratio)} (gw ${f.gateway.reqPerSec} vs floor ${f.floor.reqPerSec} req/s; CPU ${f.gateway.cpuUsPerRequest ?? '?'} vs ${f.floor.cpuUsPerRequest ?? '?'} µs)`, '-', '-'],
     ['handshake ratio', `${t.handshake_ratio!.value} (gw ${h.gateway.reqPerSec} vs bare ${h.bare.reqPerSec} conn/s)`, t.handshake_ratio!.target, mark('handshake_ratio')],
     ['handshake CPU/request', `gw ${h.gateway.cpuUsPerRequest ?? '?'} µs vs bare ${h.bare.cpuUsPerRequest ?? '?'} µs (ratio ${h.cpuRatio ?? '?'})`, '-', '-'],
     ['enrollment median', `${t.enroll_median_ms!.value} ms (keygen+CSR ${e.keygenCsrMedianMs} ms vs openssl req ${e.opensslReqMedianMs} ms)`, `${t.enroll_median_ms!.target} ms`, mark('enroll_median_ms')],

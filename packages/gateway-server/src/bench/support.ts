@@ -226,7 +226,10 @@ export interface BareServer {
 }
 
 /** The reference server (bare-server.js) in its own process. */
-export async function startBareServer(script: string, config: { certPem: string; keyPem: string; clientCaPem: string; body: string; contentType: string }): Promise<BareServer> {
+export async function startBareServer(
+  script: string,
+  config: { certPem: string; keyPem: string; clientCaPem: string; body: string; contentType: string; floor?: { dbFile: string; auditDir: string; ownerUserId: string } },
+): Promise<BareServer> {
   const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.stdin.write(`${JSON.stringify(config)}\n`);
