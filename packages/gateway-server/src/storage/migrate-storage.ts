@@ -624,7 +624,7 @@ export async function migrateStorage(options: MigrateStorageOptions): Promise<Mi
       const where = target.location;
       // Mark the source before the copy commits (the data dir is locked meanwhile): a crash
       // after the commit leaves it marked, never a copy with an unmarked original. Taken back
-      // when the copy fails.
+      // when the copy surely failed (below).
       const marked = source;
       const before = await marked.meta.get(MIGRATED_TO_META_KEY);
       await marked.meta.set(MIGRATED_TO_META_KEY, JSON.stringify({ to: where, at: mark?.at ?? new Date().toISOString() }));
@@ -645,7 +645,12 @@ export async function migrateStorage(options: MigrateStorageOptions): Promise<Mi
         for (const p of inTx) done.set(p.table, await copy(trx, p));
         return { plans: inTx, copied: done, auditSeq: await resetAuditSequence(trx, highWater) };
       }).catch(async (err: unknown) => {
-        await unmark().catch(() => undefined);
+        // Taken back only when the target surely rolled back: our own refusal inside the
+        // transaction, or PostgreSQL refusing a statement (an SQLSTATE). A lost connection may
+        // have lost the COMMIT's answer, not the COMMIT: the mark stays (start refused, naming
+        // the target; a re-run into it finishes the copy).
+        const code = (err as { code?: unknown } | null)?.code;
+        if (err instanceof MosaicError || (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code))) await unmark().catch(() => undefined);
         return failed(where, err);
       }));
     }
