@@ -40,17 +40,15 @@ function floorHandler(floor: NonNullable<BareConfig['floor']>): (done: (body: Bu
   const audit = new DatabaseSync(join(floor.auditDir, 'floor-audit.db'));
   audit.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE IF NOT EXISTS rows (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL)');
   const insert = audit.prepare('INSERT INTO rows (id, body) VALUES (?, ?)');
-  let batch: Array<() => void> = [];
-  let rowsOf: string[][] = [];
+  /** This turn's audit rows, each with the answer that waits for its commit. */
+  let batch: Array<{ id: string; row: string; answer: () => void }> = [];
   const flush = () => {
-    const waiting = batch;
-    const rows = rowsOf;
+    const rows = batch;
     batch = [];
-    rowsOf = [];
     audit.exec('BEGIN IMMEDIATE');
-    for (const r of rows) insert.run(r[0]!, r[1]!);
+    for (const r of rows) insert.run(r.id, r.row);
     audit.exec('COMMIT');
-    for (const w of waiting) w();
+    for (const r of rows) r.answer();
   };
   return (done) => {
     const rows = list.all(floor.ownerUserId, 51) as unknown as unknown[][];
@@ -58,8 +56,8 @@ function floorHandler(floor: NonNullable<BareConfig['floor']>): (done: (body: Bu
     const body = Buffer.from(JSON.stringify({ items, nextCursor: null }), 'utf8');
     const id = randomUUID();
     if (batch.length === 0) setImmediate(flush);
-    rowsOf.push([id, JSON.stringify({ id, at: new Date().toISOString(), verb: 'list', resource: 'tasks', rowsOut: items.length, bytesOut: body.length })]);
-    batch.push(() => done(body));
+    const row = JSON.stringify({ id, at: new Date().toISOString(), verb: 'list', resource: 'tasks', rowsOut: items.length, bytesOut: body.length });
+    batch.push({ id, row, answer: () => done(body) });
   };
 }
 

@@ -114,6 +114,17 @@ class NodeSqliteStatement implements SqliteStatement {
 /** Prepared statements kept per SQL text (the federation verbs run the same few on every request). */
 const STATEMENT_CACHE_SIZE = 256;
 
+/** The statement kept in `cache` for `text`, prepared by `make` the first time (the cache starts over when full). */
+function cachedStatement<T>(cache: Map<string, T>, text: string, make: () => T): T {
+  let stmt = cache.get(text);
+  if (stmt === undefined) {
+    if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
+    stmt = make();
+    cache.set(text, stmt);
+  }
+  return stmt;
+}
+
 /** `DatabaseSync` as the `SqliteDatabase` Kysely's dialect expects. */
 export class NodeSqliteDatabase implements SqliteDatabase {
   readonly #db: DatabaseSync;
@@ -129,13 +140,7 @@ export class NodeSqliteDatabase implements SqliteDatabase {
    * the one connection; nothing here streams (`iterate`) a query.
    */
   prepare(sql: string): SqliteStatement {
-    let stmt = this.#statements.get(sql);
-    if (stmt === undefined) {
-      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.clear();
-      stmt = new NodeSqliteStatement(this.#db.prepare(sql));
-      this.#statements.set(sql, stmt);
-    }
-    return stmt;
+    return cachedStatement(this.#statements, sql, () => new NodeSqliteStatement(this.#db.prepare(sql)));
   }
 
   close(): void {
@@ -218,23 +223,18 @@ class NodeSqliteReader implements SyncReader {
     return this.#db;
   }
 
-  #statement(cache: Map<string, StatementSync>, text: string, arrays: boolean): StatementSync {
-    let stmt = cache.get(text);
-    if (stmt === undefined) {
-      if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
-      stmt = this.#open().prepare(text);
-      if (arrays) stmt.setReturnArrays(true);
-      cache.set(text, stmt);
-    }
-    return stmt;
-  }
-
   all<R>(text: string, params: readonly unknown[]): R[] {
-    return this.#statement(this.#statements, text, false).all(...params.map(bindable)) as R[];
+    const stmt = cachedStatement(this.#statements, text, () => this.#open().prepare(text));
+    return stmt.all(...params.map(bindable)) as R[];
   }
 
   values(text: string, params: readonly unknown[]): unknown[][] {
-    return this.#statement(this.#arrayStatements, text, true).all(...params.map(bindable)) as unknown as unknown[][];
+    const stmt = cachedStatement(this.#arrayStatements, text, () => {
+      const s = this.#open().prepare(text);
+      s.setReturnArrays(true);
+      return s;
+    });
+    return stmt.all(...params.map(bindable)) as unknown as unknown[][];
   }
 
   close(): void {
